@@ -1,0 +1,165 @@
+"""Typed settings for avatar-chat.
+
+Every field has a default and a description. Secrets and endpoints come from the
+environment (never from files): see ``ENV_OVERRIDES``. Invalid values fail at
+start with pydantic's message, which names the field (``tts.edge_timeout_s``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LLMSettings(_Section):
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint; None (and no api_key) means the echo model."
+    )
+    api_key: SecretStr | None = Field(None, description="API key; only from OPENAI_API_KEY.")
+    model: str = Field("gpt-4o-mini", description="Chat model name sent to the endpoint.")
+    persona: str = Field(
+        "You are a friendly talking avatar. Answer briefly, in plain spoken sentences, "
+        "without lists, markdown or emoji.",
+        description="System prompt that sets the avatar's persona.",
+    )
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature.")
+    max_tokens: int = Field(400, gt=0, description="Upper bound on reply length in tokens.")
+    first_token_timeout_s: float = Field(
+        10.0, gt=0, description="Give up if no text arrives within this many seconds."
+    )
+    total_timeout_s: float = Field(60.0, gt=0, description="Give up on a reply after this long.")
+    max_history_messages: int = Field(
+        20, ge=0, description="Past user/assistant messages sent with each request."
+    )
+    echo_chars_per_s: float = Field(
+        60.0, gt=0, description="Pace of the offline echo model's streamed reply."
+    )
+
+    @property
+    def offline(self) -> bool:
+        return self.base_url is None and self.api_key is None
+
+
+class TextSettings(_Section):
+    first_comma_min_chars: int = Field(
+        30, ge=0, description="First piece of a reply may end at a comma once this long (0: off)."
+    )
+    max_sentence_chars: int = Field(
+        220, ge=20, description="Force-split text with no sentence end at a word boundary here."
+    )
+    max_input_chars: int = Field(
+        2000, gt=0, description="Longest text accepted from a user (say/ask/text message)."
+    )
+
+
+class TTSSettings(_Section):
+    engine: Literal["auto", "edge", "espeak"] = Field(
+        "auto", description="auto: edge-tts with espeak-ng fallback; edge or espeak: only that."
+    )
+    edge_voice: str = Field("en-US-AriaNeural", description="edge-tts voice name.")
+    espeak_voice: str = Field("en-us", description="espeak-ng voice (language) name.")
+    espeak_rate_wpm: int = Field(165, ge=80, le=450, description="espeak-ng speaking rate.")
+    edge_timeout_s: float = Field(
+        2.0, gt=0, description="An edge-tts sentence slower than this falls back to espeak-ng."
+    )
+    breaker_retry_s: float = Field(
+        30.0, ge=0, description="After an edge-tts failure, use espeak-ng only for this long."
+    )
+    sample_rate: int = Field(24000, description="Output sample rate of all speech (Hz).")
+
+    @field_validator("sample_rate")
+    @classmethod
+    def _rate(cls, v: int) -> int:
+        if v not in (16000, 24000, 48000):
+            raise ValueError("must be 16000, 24000 or 48000")
+        return v
+
+
+class AvatarSettings(_Section):
+    kind: Literal["sprite", "wav2lip"] = Field(
+        "sprite", description="sprite: procedural face (no weights); wav2lip: prepared photo."
+    )
+    name: str | None = Field(None, description="Prepared avatar pack name (wav2lip).")
+    size: int = Field(384, ge=256, le=512, description="Sprite frame width and height (px).")
+    fps: int = Field(25, description="Video frame rate; Wav2Lip is trained at 25.")
+    mouth_smoothing: float = Field(
+        0.5, ge=0.0, lt=1.0, description="Exponential smoothing of the mouth opening per frame."
+    )
+
+    @field_validator("fps")
+    @classmethod
+    def _fps(cls, v: int) -> int:
+        if v != 25:
+            raise ValueError("only 25 fps is supported (audio rates divide evenly by it)")
+        return v
+
+
+class EncoderSettings(_Section):
+    preset: str = Field("ultrafast", description="libx264 preset.")
+    crf: int = Field(23, ge=0, le=51, description="libx264 constant rate factor.")
+    audio_bitrate: int = Field(64000, ge=16000, description="AAC bit rate (bit/s).")
+
+
+class Settings(_Section):
+    """All settings; ``Settings.load(overrides)`` applies the environment on top."""
+
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    text: TextSettings = Field(default_factory=TextSettings)
+    tts: TTSSettings = Field(default_factory=TTSSettings)
+    avatar: AvatarSettings = Field(default_factory=AvatarSettings)
+    encoder: EncoderSettings = Field(default_factory=EncoderSettings)
+    models_dir: Path = Field(
+        Path("~/.cache/avatar-chat/models").expanduser(),
+        description="Where model files are found and downloaded to.",
+    )
+    avatars_dir: Path = Field(
+        Path("~/.cache/avatar-chat/avatars").expanduser(),
+        description="Where prepared avatar packs are stored.",
+    )
+
+    @classmethod
+    def load(cls, overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None):
+        """Build settings from nested ``overrides`` (e.g. serve_config args) plus environment."""
+        data = _deep_merge(overrides or {}, _from_env(os.environ if env is None else env))
+        return cls.model_validate(data)
+
+
+# Environment variable -> dotted settings path. Secrets come only from here.
+ENV_OVERRIDES: dict[str, str] = {
+    "OPENAI_API_KEY": "llm.api_key",
+    "OPENAI_BASE_URL": "llm.base_url",
+    "AVATAR_CHAT_LLM_MODEL": "llm.model",
+    "AVATAR_CHAT_MODELS_DIR": "models_dir",
+    "AVATAR_CHAT_AVATARS_DIR": "avatars_dir",
+    "AVATAR_CHAT_TTS_ENGINE": "tts.engine",
+}
+
+
+def _from_env(env: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for var, path in ENV_OVERRIDES.items():
+        value = env.get(var)
+        if value:
+            node = out
+            *parents, leaf = path.split(".")
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[leaf] = value
+    return out
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
