@@ -1,0 +1,306 @@
+"""Fragmented-MP4 encoder (H.264 + AAC) for browser Media Source Extensions, in process via PyAV.
+
+How a fragment leaves ``encode()`` at once: FFmpeg's mp4 muxer only cuts a fragment when the
+next keyframe arrives or on ``av_write_frame(NULL)``, which PyAV does not expose. So the codecs
+live for the whole stream while each ``encode()`` call muxes its packets through a short-lived
+muxer (``frag_discont``: the fragment's ``tfdt`` is the packets' own timestamp) whose trailer
+writes one ``moof``+``mdat``; its repeated ``ftyp``+``moov`` header is dropped. Concatenating
+the init chunk and the fragments in ``seq`` order gives a playable MP4 file (see ``write_mp4``).
+
+Timing: video frame k has pts k (1/fps); audio pts count samples (1/sample_rate) from the
+stream start, so audio and video stay in sync by construction. AAC's 1024 priming samples
+are put in front of the audio media timeline and cut by an edit list in the init segment.
+The AAC encoder holds back about two frames (~85-128 ms at 24 kHz): that audio arrives with
+the next fragment or with ``close()``.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Iterable
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from av.video.frame import PictureType
+
+from actors.messages import MediaChunk, TTSAudio, samples_per_frame
+
+AAC_PRIMING_SAMPLES = 1024  # FFmpeg's native AAC encoder delay (its initial_padding)
+AAC_SAMPLE_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000)
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
+_MOVFLAGS = "empty_moov+default_base_moof+frag_custom+frag_discont+skip_trailer"
+_BT601 = 6  # AVCOL_SPC/PRI/TRC_SMPTE170M: tag the colours swscale's RGB->YUV conversion uses
+_LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
+_HEADER_BOXES = (b"ftyp", b"moov")  # repeated by every one-off muxer; only start() sends them
+
+
+class FragmentedMP4Encoder:
+    """``TTSAudio + frames -> MediaChunk``: H.264 + AAC fragmented MP4, one fragment per call.
+
+    ``start()`` returns the init segment (ftyp+moov, seq 0); each ``encode(frames, pcm)``
+    returns the fragment(s) holding those frames (seq 1, 2, ...); ``close()`` flushes the
+    encoders into a last fragment. Synchronous and CPU-bound: call it from a thread.
+    """
+
+    def __init__(
+        self,
+        *,
+        width: int,
+        height: int,
+        fps: int = 25,
+        sample_rate: int = 24000,
+        preset: str = "ultrafast",
+        crf: int = 23,
+        audio_bitrate: int = 64000,
+        turn_id: str = "",
+    ) -> None:
+        for name, value in (("width", width), ("height", height)):
+            if not isinstance(value, int) or value < 16 or value % 2:
+                raise ValueError(f"{name} must be an even integer >= 16, got {value!r}")
+        if not isinstance(fps, int) or fps <= 0:
+            raise ValueError(f"fps must be a positive integer, got {fps!r}")
+        if sample_rate not in AAC_SAMPLE_RATES:
+            raise ValueError(f"sample_rate {sample_rate} is not an AAC rate {AAC_SAMPLE_RATES}")
+        if sample_rate % fps:
+            raise ValueError(f"sample_rate {sample_rate} is not a multiple of fps {fps}")
+        if preset not in X264_PRESETS:
+            raise ValueError(f"preset must be one of {X264_PRESETS}, got {preset!r}")
+        if not 0 <= crf <= 51:
+            raise ValueError(f"crf must be in 0..51, got {crf}")
+        if not 8000 <= audio_bitrate <= 320000:
+            raise ValueError(f"audio_bitrate must be in 8000..320000 bit/s, got {audio_bitrate}")
+        self.width, self.height, self.fps, self.sample_rate = width, height, fps, sample_rate
+        self.preset, self.crf, self.audio_bitrate = preset, crf, audio_bitrate
+        self.turn_id = turn_id
+        self.samples_per_frame = samples_per_frame(sample_rate, fps)
+        self.init_segment: bytes | None = None
+        self.frames_encoded = 0
+        self._seq = 0
+        self._closed = False
+        self._pending = np.zeros(0, dtype=np.float32)  # audio not yet a whole AAC frame
+        self._audio_pts = 0
+        self._priming_checked = False
+        self._header: av.container.OutputContainer | None = None
+
+    def _mux_options(self, fragment_index: int) -> dict[str, str]:
+        return {
+            "movflags": _MOVFLAGS,
+            "use_editlist": "0",  # the audio edit list is written by hand into the init segment
+            "avoid_negative_ts": "disabled",  # keep absolute timestamps across muxers
+            "video_track_timescale": str(self.sample_rate),  # one clock for both tracks
+            "fragment_index": str(fragment_index),
+        }
+
+    def start(self) -> MediaChunk:
+        """Open the codecs and return the init segment (``kind="init"``, ``seq=0``)."""
+        if self._header is not None or self._closed:
+            raise RuntimeError("start() may be called once, before encode()")
+        sink = _ByteSink()
+        header = av.open(sink, "w", format="mp4", container_options=self._mux_options(1))
+        video = header.add_stream(
+            "libx264",
+            rate=self.fps,
+            options={"preset": self.preset, "tune": "zerolatency", "crf": str(self.crf)},
+        )
+        video.width, video.height, video.pix_fmt = self.width, self.height, "yuv420p"
+        video.codec_context.time_base = Fraction(1, self.fps)
+        ctx = video.codec_context
+        ctx.colorspace = ctx.color_primaries = ctx.color_trc = _BT601
+        ctx.color_range = _LIMITED_RANGE
+        audio = header.add_stream("aac", rate=self.sample_rate, layout="mono")
+        audio.bit_rate = self.audio_bitrate
+        audio.codec_context.time_base = Fraction(1, self.sample_rate)
+        header.start_encoding()
+        self._header, self._video, self._audio = header, video, audio
+        self.init_segment = _with_audio_edit_list(sink.take(), AAC_PRIMING_SAMPLES)
+        return MediaChunk(self.init_segment, "init", 0, turn_id=self.turn_id)
+
+    @property
+    def codecs(self) -> str:
+        """RFC 6381 codecs, e.g. ``avc1.42c015,mp4a.40.2`` (H.264 profile and level read from
+        the init segment's avcC box); for ``MediaSource.addSourceBuffer``."""
+        if self.init_segment is None:
+            raise RuntimeError("codecs are known after start()")
+        return codecs_of(self.init_segment)
+
+    @property
+    def mime_type(self) -> str:
+        return f'video/mp4; codecs="{self.codecs}"'
+
+    def encode(self, frames: np.ndarray, pcm: np.ndarray) -> list[MediaChunk]:
+        """Encode N RGB frames ``[N, H, W, 3]`` uint8 and their ``N * sample_rate // fps``
+        int16 mono samples; returns the fragment holding these frames (empty if N == 0)."""
+        if self._header is None or self._closed:
+            raise RuntimeError("encode() needs start() first and is not allowed after close()")
+        frames, pcm = self._checked(frames, pcm)
+        video_packets = []
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts, frame.time_base = self.frames_encoded + i, Fraction(1, self.fps)
+            if i == 0:  # every fragment starts with an IDR frame: decodable on its own
+                frame.pict_type = PictureType.I
+            video_packets += self._video.encode(frame)
+        start_s, duration_s = self.frames_encoded / self.fps, len(frames) / self.fps
+        self.frames_encoded += len(frames)
+        self._pending = np.concatenate([self._pending, pcm.astype(np.float32) / 32768.0])
+        audio_packets = self._encode_audio(flush=False)
+        return self._fragment(video_packets, audio_packets, start_s, duration_s)
+
+    def encode_tts(self, audio: TTSAudio, frames: np.ndarray) -> list[MediaChunk]:
+        """``encode()`` for a sentence's speech; its PCM must be padded to whole frames."""
+        if audio.sample_rate != self.sample_rate:
+            raise ValueError(f"audio is {audio.sample_rate} Hz, encoder is {self.sample_rate} Hz")
+        return self.encode(frames, audio.pcm)
+
+    def close(self) -> list[MediaChunk]:
+        """Flush both encoders (AAC holds back ~2 frames) and return the last fragment."""
+        if self._closed:
+            return []
+        self._closed = True
+        if self._header is None:
+            return []
+        try:
+            video_packets, audio_packets = self._video.encode(None), self._encode_audio(flush=True)
+            return self._fragment(video_packets, audio_packets, self.frames_encoded / self.fps, 0.0)
+        finally:
+            self._header.close()  # no packets were muxed into it: it writes nothing more
+
+    def _checked(self, frames: np.ndarray, pcm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        shape = (self.height, self.width, 3)
+        if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
+            raise ValueError("frames must be a uint8 numpy array [N, H, W, 3] (RGB)")
+        if frames.ndim != 4 or frames.shape[1:] != shape:
+            raise ValueError(
+                f"frames must have shape [N, {shape[0]}, {shape[1]}, 3], got {list(frames.shape)}"
+            )
+        if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
+            raise ValueError("pcm must be a 1-D int16 numpy array (mono PCM16)")
+        want = len(frames) * self.samples_per_frame
+        if len(pcm) != want:
+            raise ValueError(
+                f"{len(frames)} frames at {self.fps} fps need {want} samples at "
+                f"{self.sample_rate} Hz, got {len(pcm)} (pad the audio to whole frames)"
+            )
+        return np.ascontiguousarray(frames), pcm
+
+    def _encode_audio(self, *, flush: bool) -> list[av.Packet]:
+        size = self._audio.codec_context.frame_size
+        packets = []
+        while len(self._pending) >= size or (flush and len(self._pending)):
+            block, self._pending = self._pending[:size], self._pending[size:]
+            frame = av.AudioFrame.from_ndarray(block[None, :], format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = self.sample_rate, self._audio_pts
+            frame.time_base = Fraction(1, self.sample_rate)
+            self._audio_pts += len(block)
+            packets += self._audio.encode(frame)
+        if flush:
+            packets += self._audio.encode(None)
+        if packets and not self._priming_checked:
+            # The edit list written by start() assumes exactly this encoder delay.
+            if packets[0].pts != -AAC_PRIMING_SAMPLES:
+                raise RuntimeError(f"AAC encoder delay is {-packets[0].pts}, expected 1024")
+            self._priming_checked = True
+        return packets
+
+    def _fragment(
+        self, video_packets: list, audio_packets: list, start_s: float, duration_s: float
+    ) -> list[MediaChunk]:
+        """Mux the packets through a one-off muxer; return its moof+mdat as one chunk."""
+        if not video_packets and not audio_packets:
+            return []
+        self._seq += 1
+        sink = _ByteSink()
+        options = self._mux_options(self._seq)
+        with av.open(sink, "w", format="mp4", container_options=options) as muxer:
+            video = muxer.add_stream_from_template(self._video)
+            audio = muxer.add_stream_from_template(self._audio)
+            for packet in video_packets:
+                packet.duration = packet.duration or 1  # libx264 leaves it 0; trun wants it
+                packet.stream = video
+            for packet in audio_packets:
+                # Priming occupies media time 0..1024; the init segment's edit list hides it.
+                packet.pts += AAC_PRIMING_SAMPLES
+                packet.dts += AAC_PRIMING_SAMPLES
+                packet.stream = audio
+            muxer.mux(video_packets + audio_packets)
+        raw = sink.take()
+        data = b"".join(
+            raw[off : off + size] for kind, off, size in _boxes(raw) if kind not in _HEADER_BOXES
+        )
+        return [MediaChunk(data, "fragment", self._seq, start_s, duration_s, self.turn_id)]
+
+
+def codecs_of(init_segment: bytes) -> str:
+    """RFC 6381 codecs string of an init segment written by this encoder."""
+    at = init_segment.index(b"avcC") + 5  # after the box type and configurationVersion
+    avc = init_segment[at : at + 3].hex()  # profile, constraint flags, level
+    return f"avc1.{avc},mp4a.40.2"
+
+
+def write_mp4(path: str | Path, chunks: Iterable[MediaChunk]) -> Path:
+    """Write init + fragments (in the order given) as one MP4 file; returns the path."""
+    path = Path(path)
+    with path.open("wb") as out:
+        for i, chunk in enumerate(chunks):
+            if (i == 0) != (chunk.kind == "init"):
+                raise ValueError("the first chunk (and only it) must be the init segment")
+            out.write(chunk.data)
+    return path
+
+
+class _ByteSink(io.RawIOBase):
+    """A writable, non-seekable file object collecting what the muxer writes."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._buf += data
+        return len(data)
+
+    def take(self) -> bytes:
+        data = bytes(self._buf)
+        self._buf.clear()
+        return data
+
+
+def _boxes(data: bytes, start: int = 0, end: int | None = None):
+    """Top-level ISO-BMFF boxes in ``data[start:end]`` as ``(type, offset, size)``."""
+    end = len(data) if end is None else end
+    while start + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, start)
+        if size < 8:
+            raise ValueError(f"unsupported box size {size} at offset {start}")
+        yield kind, start, size
+        start += size
+
+
+def _with_audio_edit_list(init: bytes, media_time: int) -> bytes:
+    """Insert ``edts/elst`` (start at ``media_time``, to the end) into the sound track."""
+    elst = struct.pack(">I4sIIIiHH", 28, b"elst", 0, 1, 0, media_time, 1, 0)
+    edts = struct.pack(">I4s", 8 + len(elst), b"edts") + elst
+    for kind, moov, moov_size in _boxes(init):
+        if kind != b"moov":
+            continue
+        for kind, trak, trak_size in _boxes(init, moov + 8, moov + moov_size):
+            if kind != b"trak":
+                continue
+            children = {k: (o, n) for k, o, n in _boxes(init, trak + 8, trak + trak_size)}
+            if b"mdia" not in children:
+                continue
+            mdia, mdia_size = children[b"mdia"]
+            hdlr = {k: o for k, o, _ in _boxes(init, mdia + 8, mdia + mdia_size)}.get(b"hdlr")
+            if hdlr is None or init[hdlr + 16 : hdlr + 20] != b"soun":  # handler_type
+                continue
+            tkhd, tkhd_size = children[b"tkhd"]
+            out = bytearray(init[: tkhd + tkhd_size] + edts + init[tkhd + tkhd_size :])
+            for box in (moov, trak):  # both enclosing boxes grow by the inserted bytes
+                struct.pack_into(">I", out, box, struct.unpack_from(">I", out, box)[0] + len(edts))
+            return bytes(out)
+    raise RuntimeError("init segment has no sound track to attach the AAC edit list to")

@@ -1,0 +1,64 @@
+"""A scriptable TTS engine for fault injection (``TTSEngine`` interface)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from actors.messages import TTSAudio
+
+
+class FakeTTS:
+    """``str -> TTSAudio``: a sine tone ``seconds_per_char`` long per character of text.
+
+    Knobs (plain attributes, changeable between calls):
+    ``delay_s`` waits before answering; ``fail_times`` makes the first N calls raise
+    ``error``; ``hang`` makes calls wait forever (until cancelled). ``calls`` records every
+    text received, ``cancelled`` counts calls cancelled while waiting.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str = "fake",
+        sample_rate: int = 24000,
+        delay_s: float = 0.0,
+        fail_times: int = 0,
+        hang: bool = False,
+        seconds_per_char: float = 0.01,
+        tone_hz: float = 220.0,
+        error: type[Exception] = ConnectionError,
+    ):
+        if sample_rate <= 0 or delay_s < 0 or fail_times < 0 or seconds_per_char <= 0:
+            raise ValueError("sample_rate and seconds_per_char must be > 0; delays, counts >= 0")
+        self.name = name
+        self.sample_rate = sample_rate
+        self.delay_s = delay_s
+        self.fail_times = fail_times
+        self.hang = hang
+        self.seconds_per_char = seconds_per_char
+        self.tone_hz = tone_hz
+        self.error = error
+        self.calls: list[str] = []
+        self.cancelled = 0
+
+    async def synthesize(self, text: str) -> TTSAudio:
+        self.calls.append(text)
+        call_number = len(self.calls)
+        try:
+            if self.hang:
+                await asyncio.Event().wait()
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        if call_number <= self.fail_times:
+            raise self.error(f"{self.name}: scripted failure {call_number}/{self.fail_times}")
+        return TTSAudio(pcm=self.tone(len(text)), sample_rate=self.sample_rate, engine=self.name)
+
+    def tone(self, n_chars: int) -> np.ndarray:
+        n = max(1, round(n_chars * self.seconds_per_char * self.sample_rate))
+        t = np.arange(n) / self.sample_rate
+        return (8000 * np.sin(2 * np.pi * self.tone_hz * t)).astype(np.int16)

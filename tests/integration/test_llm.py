@@ -1,0 +1,268 @@
+"""ChatLLM against a real local HTTP server speaking OpenAI's streaming protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
+
+import pytest
+
+from actors.llm import ChatHistory, ChatLLM, LLMError
+from tests.fakes.openai_server import FakeOpenAIServer, split_tokens
+
+pytestmark = pytest.mark.integration
+
+PERSONA = "You are a test avatar."
+SCRIPT = "Hello there. I am the fake model, and this reply streams word by word."
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    # A sync fixture: starting and stopping the server never blocks the test's loop.
+    with FakeOpenAIServer(script=SCRIPT) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def llm(server: FakeOpenAIServer) -> AsyncIterator[ChatLLM]:
+    model = ChatLLM(
+        base_url=server.base_url,
+        api_key=None,
+        model="fake-model",
+        persona=PERSONA,
+        temperature=0.3,
+        max_tokens=50,
+        first_token_timeout_s=1.0,
+        total_timeout_s=10.0,
+    )
+    yield model
+    await model.aclose()
+
+
+async def collect(llm: ChatLLM, text: str, history: ChatHistory) -> list[str]:
+    async with aclosing(llm.stream(text, history)) as deltas:
+        return [d async for d in deltas]
+
+
+def assert_alternating(history: ChatHistory) -> None:
+    roles = [m["role"] for m in history.messages]
+    assert roles == ["user", "assistant"] * (len(roles) // 2)
+    assert all(isinstance(m["content"], str) for m in history.messages)
+
+
+async def test_stream_is_incremental_and_records_history(server, llm) -> None:
+    server.tokens_per_s = 20.0
+    script = " ".join(f"word{i}" for i in range(20)) + "."
+    server.script = script
+    history = ChatHistory()
+    deltas = []
+    async with aclosing(llm.stream("Hi!", history)) as stream:
+        async for delta in stream:
+            if not deltas:
+                # The first delta is here while the server is still sending the rest.
+                assert server.completed_streams == 0
+            deltas.append(delta)
+    assert deltas == split_tokens(script)
+    assert "".join(deltas) == script
+    assert server.completed_streams == 1
+    assert history.messages == [
+        {"role": "user", "content": "Hi!"},
+        {"role": "assistant", "content": script},
+    ]
+    request = server.requests[0]
+    assert request["stream"] is True
+    assert request["model"] == "fake-model"
+    assert request["temperature"] == 0.3
+    assert request["max_tokens"] == 50
+    assert request["messages"] == [
+        {"role": "system", "content": PERSONA},
+        {"role": "user", "content": "Hi!"},
+    ]
+
+
+async def test_request_carries_persona_and_history(server, llm) -> None:
+    server.script = lambda messages: f"Reply to: {messages[-1]['content']}"
+    history = ChatHistory()
+    assert "".join(await collect(llm, "first", history)) == "Reply to: first"
+    assert "".join(await collect(llm, "second", history)) == "Reply to: second"
+    assert server.received_messages[1] == [
+        {"role": "system", "content": PERSONA},
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "Reply to: first"},
+        {"role": "user", "content": "second"},
+    ]
+    assert len(history) == 4
+    assert_alternating(history)
+
+
+async def test_history_sent_is_bounded(server) -> None:
+    llm = ChatLLM(base_url=server.base_url, model="m", persona=PERSONA, max_history_messages=2)
+    try:
+        history = ChatHistory(max_messages=10)
+        for text in ("one", "two", "three"):
+            await collect(llm, text, history)
+        sent = server.received_messages[-1]
+        assert [m["content"] for m in sent] == [PERSONA, "two", SCRIPT, "three"]
+        assert len(history) == 6
+    finally:
+        await llm.aclose()
+
+
+@pytest.mark.parametrize("mode", ["slow", "stall"])
+async def test_no_first_token_times_out(server, llm, mode) -> None:
+    if mode == "slow":
+        server.first_token_delay_s = 5.0
+    else:
+        server.failure, server.fail_times = "stall", 1
+    history = ChatHistory()
+    started = time.monotonic()
+    with pytest.raises(LLMError) as info:
+        await collect(llm, "Are you there?", history)
+    elapsed = time.monotonic() - started
+    assert info.value.code == "llm_timeout"
+    assert 0.9 <= elapsed < 3.0  # configured first_token_timeout_s is 1.0
+    assert len(history) == 0  # nothing was said, so nothing is recorded
+
+    server.first_token_delay_s = 0.0
+    assert "".join(await collect(llm, "Hello?", history)) == SCRIPT
+    assert [m["content"] for m in history.messages] == ["Hello?", SCRIPT]
+
+
+async def test_total_timeout_keeps_partial_reply(server) -> None:
+    server.tokens_per_s = 5.0
+    llm = ChatLLM(base_url=server.base_url, model="m", total_timeout_s=0.7)
+    try:
+        history = ChatHistory()
+        with pytest.raises(LLMError) as info:
+            await collect(llm, "Talk slowly.", history)
+        assert info.value.code == "llm_timeout"
+        assert_alternating(history)
+        reply = history.messages[1]["content"]
+        assert reply.endswith(" …") and SCRIPT.startswith(reply.removesuffix(" …"))
+    finally:
+        await llm.aclose()
+
+
+@pytest.mark.parametrize(
+    ("failure", "code", "partial"),
+    [
+        ("http_500", "llm_http_error", False),
+        ("drop_mid_stream", "llm_stream_error", True),
+        ("malformed_chunk", "llm_bad_response", True),
+        ("end_early", "llm_stream_error", True),
+    ],
+)
+async def test_failure_maps_to_code_and_history_stays_consistent(
+    server, llm, failure, code, partial
+) -> None:
+    server.failure, server.fail_times, server.fail_after_chunks = failure, 1, 3
+    history = ChatHistory()
+    with pytest.raises(LLMError) as info:
+        await collect(llm, "Tell me something.", history)
+    assert info.value.code == code
+    assert str(info.value)
+    assert_alternating(history)
+    cut_reply = "".join(split_tokens(SCRIPT)[:3]) + " …"
+    if partial:
+        assert history.messages == [
+            {"role": "user", "content": "Tell me something."},
+            {"role": "assistant", "content": cut_reply},
+        ]
+    else:
+        assert "HTTP 500" in str(info.value) and "fake server error" in str(info.value)
+        assert len(history) == 0
+
+    # The next turn against the now healthy server works and sees the cut-off reply.
+    assert "".join(await collect(llm, "Go on.", history)) == SCRIPT
+    assert_alternating(history)
+    assert history.messages[-2:] == [
+        {"role": "user", "content": "Go on."},
+        {"role": "assistant", "content": SCRIPT},
+    ]
+    sent = [m["content"] for m in server.received_messages[-1]]
+    expected_before = ["Tell me something.", cut_reply] if partial else []
+    assert sent == [PERSONA, *expected_before, "Go on."]
+
+
+async def test_unreachable_endpoint_is_a_connection_error() -> None:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    llm = ChatLLM(base_url=f"http://127.0.0.1:{port}/v1", model="m")
+    try:
+        history = ChatHistory()
+        with pytest.raises(LLMError) as info:
+            await collect(llm, "Anyone?", history)
+        assert info.value.code == "llm_connection_error"
+        assert len(history) == 0
+    finally:
+        await llm.aclose()
+
+
+async def test_cancel_mid_stream_keeps_history_consistent(server, llm) -> None:
+    server.tokens_per_s = 20.0
+    history = ChatHistory()
+    received: list[str] = []
+    two_deltas = asyncio.Event()
+
+    async def consume() -> None:
+        async with aclosing(llm.stream("Barge in on me.", history)) as deltas:
+            async for delta in deltas:
+                received.append(delta)
+                if len(received) == 2:
+                    two_deltas.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(two_deltas.wait(), timeout=5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert_alternating(history)
+    reply = history.messages[1]["content"]
+    assert reply.endswith(" …")
+    assert reply.removesuffix(" …") == "".join(received)
+    assert len(received) < len(split_tokens(SCRIPT))
+
+    server.tokens_per_s = None
+    assert "".join(await collect(llm, "Sorry, go on.", history)) == SCRIPT
+    assert [m["content"] for m in history.messages] == [
+        "Barge in on me.",
+        reply,
+        "Sorry, go on.",
+        SCRIPT,
+    ]
+
+
+async def test_cancel_before_first_token_records_nothing(server, llm) -> None:
+    server.first_token_delay_s = 5.0
+    history = ChatHistory()
+    task = asyncio.create_task(collect(llm, "Never mind.", history))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(history) == 0
+
+
+async def test_abandoned_stream_is_marked_cut_off(server, llm) -> None:
+    history = ChatHistory()
+    async with aclosing(llm.stream("Stop early.", history)) as deltas:
+        first = await anext(deltas)
+    assert history.messages == [
+        {"role": "user", "content": "Stop early."},
+        {"role": "assistant", "content": first + " …"},
+    ]
+
+
+async def test_sixteen_concurrent_streams(server, llm) -> None:
+    server.first_token_delay_s, server.tokens_per_s = 0.3, 20.0
+    server.script = lambda messages: f"You asked about {messages[-1]['content']} today."
+    histories = [ChatHistory() for _ in range(16)]
+    replies = await asyncio.gather(*(collect(llm, f"topic{i}", h) for i, h in enumerate(histories)))
+    for i, (deltas, history) in enumerate(zip(replies, histories, strict=True)):
+        assert "".join(deltas) == f"You asked about topic{i} today."
+        assert history.messages[1]["content"] == f"You asked about topic{i} today."
+    assert server.completed_streams == 16

@@ -1,0 +1,113 @@
+"""EspeakTTS: the real espeak-ng library from the espeakng-loader wheel, through ctypes."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from actors.espeak import EspeakTTS
+from actors.tts import SILENCE_S, clean_text
+
+pytestmark = pytest.mark.unit
+
+
+def rms(pcm: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2)))
+
+
+@pytest.mark.parametrize("sample_rate", [24000, 16000])
+async def test_hello_world_is_speech_at_the_requested_rate(sample_rate):
+    audio = await EspeakTTS(sample_rate=sample_rate).synthesize("Hello world.")
+    assert audio.engine == "espeak"
+    assert audio.sample_rate == sample_rate
+    assert audio.pcm.dtype == np.int16 and audio.pcm.ndim == 1
+    assert 0.5 < audio.duration_s < 3.0
+    assert rms(audio.pcm) > 500  # silence is 0; speech here is in the thousands
+
+
+async def test_default_rate_is_24000_and_rates_agree_on_duration():
+    tts_24k, tts_16k = EspeakTTS(), EspeakTTS(sample_rate=16000)
+    assert tts_24k.sample_rate == 24000
+    a = await tts_24k.synthesize("The quick brown fox jumps over the lazy dog.")
+    b = await tts_16k.synthesize("The quick brown fox jumps over the lazy dog.")
+    assert a.duration_s == pytest.approx(b.duration_s, rel=0.1)
+
+
+async def test_rate_wpm_changes_speaking_speed():
+    text = "Speaking slowly takes longer than speaking fast."
+    slow = await EspeakTTS(rate_wpm=100).synthesize(text)
+    fast = await EspeakTTS(rate_wpm=300).synthesize(text)
+    assert slow.duration_s > 1.8 * fast.duration_s
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "你好，世界。",
+        "Great news 🎉😀👍🏽 today!",
+        "مرحبا بالعالم",
+        "bell\x07 nul\x00 escape\x1b[31m tab\t newline\n end",
+        "\u202eright-to-left override\u202c and zero\u200bwidth",
+        "lone surrogate \ud800 here",
+        "<speak>not ssml & stuff</speak>",
+    ],
+)
+async def test_unusual_unicode_does_not_crash(text):
+    audio = await EspeakTTS().synthesize(text)
+    assert audio.sample_rate == 24000 and audio.pcm.dtype == np.int16
+    assert audio.duration_s > 0.3 and rms(audio.pcm) > 100
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\x00\x01\x02", "\u200b\u200f"])
+async def test_nothing_to_speak_gives_short_silence(text):
+    audio = await EspeakTTS(sample_rate=16000).synthesize(text)
+    assert len(audio.pcm) == round(16000 * SILENCE_S)
+    assert not np.any(audio.pcm)
+
+
+def test_clean_text_removes_control_and_format_characters():
+    assert clean_text("a\x00b\tc\n\x1bd") == "a b c d"
+    assert clean_text("x\u200by\u202ez\ud800") == "xyz"
+    assert clean_text("你好 😀 مرحبا") == "你好 😀 مرحبا"
+
+
+def test_options_are_validated():
+    with pytest.raises(ValueError, match="rate_wpm"):
+        EspeakTTS(rate_wpm=20)
+    with pytest.raises(ValueError, match="sample_rate"):
+        EspeakTTS(sample_rate=1000)
+    with pytest.raises(ValueError, match="no voice named"):
+        EspeakTTS(voice="no-such-voice-xx")
+
+
+async def test_other_voice_after_failed_voice_still_works():
+    with pytest.raises(ValueError):
+        EspeakTTS(voice="no-such-voice-xx")
+    audio = await EspeakTTS(voice="de").synthesize("Guten Tag.")
+    assert rms(audio.pcm) > 500
+
+
+def test_concurrent_threads_with_different_options_get_their_own_speech():
+    # espeak-ng's global voice/rate must not leak between threads: a slow and a fast
+    # engine, called at once from many threads, each keep their own speaking speed.
+    slow, fast = EspeakTTS(rate_wpm=90), EspeakTTS(rate_wpm=400, sample_rate=16000)
+    text = "Several threads are speaking at the same time."
+    reference = {
+        id(slow): slow.synthesize_blocking(text).duration_s,
+        id(fast): fast.synthesize_blocking(text).duration_s,
+    }
+    engines = [slow, fast] * 4
+
+    def speak(engine: EspeakTTS):
+        return engine, asyncio.run(engine.synthesize(text))
+
+    with ThreadPoolExecutor(max_workers=len(engines)) as pool:
+        results = list(pool.map(speak, engines))
+    assert len(results) == len(engines)
+    for engine, audio in results:
+        assert audio.sample_rate == engine.sample_rate
+        assert audio.duration_s == pytest.approx(reference[id(engine)], rel=0.05)
+        assert rms(audio.pcm) > 500

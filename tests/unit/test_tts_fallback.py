@@ -1,0 +1,274 @@
+"""FallbackTTS (timeout + circuit breaker), EdgeTTS's MP3 path, and make_tts."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import socket
+import time
+
+import aiohttp
+import av
+import edge_tts
+import numpy as np
+import pytest
+
+from actors.espeak import EspeakTTS
+from actors.tts import EdgeTTS, FallbackTTS, decode_mp3, make_tts
+from config.settings import TTSSettings
+from tests.fakes.fake_tts import FakeTTS
+
+pytestmark = pytest.mark.unit
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def breaker_warnings(caplog) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "actors.tts" and r.levelno == logging.WARNING
+    ]
+
+
+@pytest.fixture
+def closed_port() -> int:
+    # Bind then close: nothing listens on the port, so a connection is refused at once.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def mp3_sine(freq_hz: float, seconds: float, rate: int = 24000) -> bytes:
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp3") as container:
+        stream = container.add_stream("libmp3lame", rate=rate, layout="mono")
+        t = np.arange(int(seconds * rate)) / rate
+        samples = (0.5 * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    return buf.getvalue()
+
+
+def dominant_hz(pcm: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64)))
+    return float(np.argmax(spectrum) * rate / len(pcm))
+
+
+# --- acceptance: edge-tts unreachable -------------------------------------------------
+
+
+async def test_hanging_primary_first_sentence_falls_back_within_timeout_then_skipped(caplog):
+    primary = FakeTTS(name="edge", hang=True)
+    fallback = FakeTTS(name="espeak")
+    tts = FallbackTTS(primary, fallback, timeout_s=0.3, retry_after_s=30.0)
+
+    start = time.monotonic()
+    first = await tts.synthesize("First sentence.")
+    elapsed = time.monotonic() - start
+    assert first.engine == "espeak"
+    assert 0.25 <= elapsed < 0.3 + 1.5
+    assert tts.breaker_open
+
+    second = await tts.synthesize("Second sentence.")
+    assert second.engine == "espeak"
+    assert primary.calls == ["First sentence."]
+    assert fallback.calls == ["First sentence.", "Second sentence."]
+    await asyncio.sleep(0.05)
+    assert primary.cancelled == 1  # the hung request was cancelled, not leaked
+    warnings = breaker_warnings(caplog)
+    assert len(warnings) == 1 and "TimeoutError" in warnings[0]
+
+
+async def test_real_edge_tts_unreachable_falls_back_to_real_espeak(
+    closed_port, monkeypatch, caplog
+):
+    connections: list[str] = []
+    real_communicate = edge_tts.Communicate
+
+    def counting_communicate(text, *args, **kwargs):
+        connections.append(text)
+        return real_communicate(text, *args, **kwargs)
+
+    edge = EdgeTTS(proxy=f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setattr(edge_tts, "Communicate", counting_communicate)
+    tts = FallbackTTS(edge, EspeakTTS(), timeout_s=2.0, retry_after_s=30.0)
+
+    start = time.monotonic()
+    first = await tts.synthesize("Hello there.")
+    elapsed = time.monotonic() - start
+    assert first.engine == "espeak" and first.sample_rate == 24000
+    assert first.duration_s > 0.3
+    assert elapsed < 2.0 + 3.0  # within the timeout (a refused connection fails at once)
+    assert tts.breaker_open
+    assert connections == ["Hello there."]
+
+    second = await tts.synthesize("How are you?")
+    assert second.engine == "espeak" and second.duration_s > 0.3
+    assert connections == ["Hello there."]  # edge-tts was not tried for the second sentence
+    warnings = breaker_warnings(caplog)
+    assert len(warnings) == 1 and "ClientProxyConnectionError" in warnings[0]
+
+
+async def test_real_edge_tts_unreachable_raises_connection_error(closed_port):
+    edge = EdgeTTS(proxy=f"http://127.0.0.1:{closed_port}")
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await edge.synthesize("Hello.")
+
+
+# --- breaker ----------------------------------------------------------------------------
+
+
+async def test_breaker_closes_after_retry_interval(caplog):
+    clock = FakeClock()
+    primary = FakeTTS(name="edge", fail_times=1)
+    tts = FallbackTTS(primary, FakeTTS(name="espeak"), retry_after_s=30.0, clock=clock)
+
+    assert (await tts.synthesize("one")).engine == "espeak"
+    assert tts.breaker_open
+    clock.now += 29.0
+    assert (await tts.synthesize("two")).engine == "espeak"
+    assert tts.breaker_open and primary.calls == ["one"]
+
+    clock.now += 1.0
+    assert not tts.breaker_open
+    assert (await tts.synthesize("three")).engine == "edge"  # the trial call succeeds
+    assert (await tts.synthesize("four")).engine == "edge"
+    assert primary.calls == ["one", "three", "four"]
+    assert not tts.breaker_open
+    assert len(breaker_warnings(caplog)) == 1
+
+
+async def test_failed_trial_reopens_breaker_with_a_new_warning(caplog):
+    clock = FakeClock()
+    primary = FakeTTS(name="edge", fail_times=2)
+    tts = FallbackTTS(primary, FakeTTS(name="espeak"), retry_after_s=10.0, clock=clock)
+
+    await tts.synthesize("one")
+    clock.now += 10.0
+    assert (await tts.synthesize("two")).engine == "espeak"  # trial fails
+    assert tts.breaker_open
+    clock.now += 9.0
+    assert (await tts.synthesize("three")).engine == "espeak"
+    assert primary.calls == ["one", "two"]
+    warnings = breaker_warnings(caplog)
+    assert len(warnings) == 2 and all("ConnectionError" in w for w in warnings)
+
+
+async def test_only_one_trial_call_while_half_open():
+    clock = FakeClock()
+    primary = FakeTTS(name="edge", fail_times=1)
+    tts = FallbackTTS(primary, FakeTTS(name="espeak"), retry_after_s=5.0, clock=clock)
+    await tts.synthesize("fails")
+    clock.now += 5.0
+    primary.delay_s = 0.2
+    results = await asyncio.gather(tts.synthesize("trial"), tts.synthesize("meanwhile"))
+    assert [a.engine for a in results] == ["edge", "espeak"]
+    assert primary.calls == ["fails", "trial"]
+
+
+async def test_zero_retry_interval_tries_primary_every_time():
+    primary = FakeTTS(name="edge", fail_times=2)
+    tts = FallbackTTS(primary, FakeTTS(name="espeak"), retry_after_s=0.0)
+    engines = [(await tts.synthesize(t)).engine for t in ["a", "b", "c"]]
+    assert engines == ["espeak", "espeak", "edge"]
+    assert len(primary.calls) == 3
+
+
+async def test_slow_primary_within_timeout_is_used():
+    primary = FakeTTS(name="edge", delay_s=0.05)
+    tts = FallbackTTS(primary, FakeTTS(name="espeak"), timeout_s=2.0)
+    audio = await tts.synthesize("hello")
+    assert audio.engine == "edge" and not tts.breaker_open
+    assert audio.duration_s == pytest.approx(5 * primary.seconds_per_char, abs=1e-3)
+
+
+async def test_fallback_failure_propagates():
+    tts = FallbackTTS(
+        FakeTTS(fail_times=1), FakeTTS(fail_times=1, error=RuntimeError), timeout_s=1.0
+    )
+    with pytest.raises(RuntimeError, match="scripted failure"):
+        await tts.synthesize("doomed")
+
+
+def test_fallback_options_are_validated():
+    with pytest.raises(ValueError, match="timeout_s"):
+        FallbackTTS(FakeTTS(), FakeTTS(), timeout_s=0)
+    with pytest.raises(ValueError, match="retry_after_s"):
+        FallbackTTS(FakeTTS(), FakeTTS(), retry_after_s=-1)
+    with pytest.raises(ValueError, match="sample_rate"):
+        FallbackTTS(FakeTTS(sample_rate=24000), FakeTTS(sample_rate=16000))
+
+
+# --- EdgeTTS's MP3 path -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rate", [16000, 24000, 48000])
+def test_decode_mp3_gives_pcm16_mono_at_requested_rate(rate):
+    pcm = decode_mp3(mp3_sine(440.0, 1.0), rate)
+    assert pcm.dtype == np.int16 and pcm.ndim == 1
+    assert len(pcm) / rate == pytest.approx(1.0, abs=0.1)
+    assert dominant_hz(pcm, rate) == pytest.approx(440.0, abs=5.0)
+
+
+def test_decode_mp3_rejects_empty_data():
+    with pytest.raises(ValueError):
+        decode_mp3(b"", 24000)
+
+
+async def test_edge_tts_synthesize_decodes_streamed_chunks(monkeypatch):
+    mp3 = mp3_sine(330.0, 0.8)
+    received: list[tuple[str, str, str | None]] = []
+
+    class StreamingCommunicate:  # stands in for the service: metadata + MP3 in pieces
+        def __init__(self, text, voice, *, proxy=None, connect_timeout=10):
+            received.append((text, voice, proxy))
+
+        async def stream(self):
+            yield {"type": "SentenceBoundary", "offset": 0, "duration": 1, "text": "x"}
+            for start in range(0, len(mp3), 500):
+                yield {"type": "audio", "data": mp3[start : start + 500]}
+
+    edge = EdgeTTS(voice="en-GB-SoniaNeural", sample_rate=16000)
+    monkeypatch.setattr(edge_tts, "Communicate", StreamingCommunicate)
+    audio = await edge.synthesize("Hello\x00 world.")
+    assert received == [("Hello world.", "en-GB-SoniaNeural", None)]
+    assert audio.engine == "edge" and audio.sample_rate == 16000
+    assert audio.duration_s == pytest.approx(0.8, abs=0.1)
+    assert dominant_hz(audio.pcm, 16000) == pytest.approx(330.0, abs=5.0)
+
+
+async def test_edge_tts_empty_text_is_silence_without_network(closed_port):
+    audio = await EdgeTTS(proxy=f"http://127.0.0.1:{closed_port}").synthesize(" \x00 ")
+    assert audio.engine == "edge" and len(audio.pcm) > 0 and not np.any(audio.pcm)
+
+
+def test_edge_tts_rejects_malformed_voice():
+    with pytest.raises(ValueError, match="voice"):
+        EdgeTTS(voice="not a voice")
+
+
+# --- make_tts -------------------------------------------------------------------------------
+
+
+def test_make_tts_builds_each_engine():
+    auto = make_tts(TTSSettings(edge_timeout_s=1.5, breaker_retry_s=12.0, sample_rate=16000))
+    assert isinstance(auto, FallbackTTS)
+    assert isinstance(auto.primary, EdgeTTS) and isinstance(auto.fallback, EspeakTTS)
+    assert (auto.timeout_s, auto.retry_after_s, auto.sample_rate) == (1.5, 12.0, 16000)
+
+    edge = make_tts(TTSSettings(engine="edge", edge_voice="en-GB-RyanNeural"))
+    assert isinstance(edge, EdgeTTS) and edge.voice == "en-GB-RyanNeural"
+
+    espeak = make_tts(TTSSettings(engine="espeak", espeak_voice="de", espeak_rate_wpm=200))
+    assert isinstance(espeak, EspeakTTS)
+    assert (espeak.voice, espeak.rate_wpm, espeak.sample_rate) == ("de", 200, 24000)
