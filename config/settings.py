@@ -107,6 +107,36 @@ class EncoderSettings(_Section):
     audio_bitrate: int = Field(64000, ge=16000, description="AAC bit rate (bit/s).")
 
 
+class ServerSettings(_Section):
+    max_sessions: int = Field(
+        16, ge=1, description="Sessions admitted at once; more are refused (close code 1013)."
+    )
+    resume_grace_s: float = Field(
+        30.0, ge=0, description="A dropped session can be resumed with its id for this long."
+    )
+    idle_timeout_s: float = Field(
+        600.0, gt=0, description="A session with no messages for this long ends and frees memory."
+    )
+    max_message_bytes: int = Field(
+        1 << 20, ge=1024, description="Largest client message; larger closes the socket (1009)."
+    )
+    max_messages_per_s: float = Field(
+        50.0, gt=0, description="Client message rate limit per session (audio included)."
+    )
+    pipeline_depth: int = Field(
+        3, ge=1, le=16, description="Sentences synthesised and animated ahead of playback."
+    )
+    max_queued_turns: int = Field(
+        1, ge=0, description="Text messages queued while a reply runs; more get 'busy'."
+    )
+    session_num_cpus: float = Field(
+        0.05, gt=0, description="Ray CPU reservation of each SessionActor (fractional)."
+    )
+    session_memory_mb: int = Field(
+        200, ge=0, description="Ray memory reservation of each SessionActor (0: none)."
+    )
+
+
 class Settings(_Section):
     """All settings; ``Settings.load(overrides)`` applies the environment on top."""
 
@@ -115,6 +145,7 @@ class Settings(_Section):
     tts: TTSSettings = Field(default_factory=TTSSettings)
     avatar: AvatarSettings = Field(default_factory=AvatarSettings)
     encoder: EncoderSettings = Field(default_factory=EncoderSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     models_dir: Path = Field(
         Path("~/.cache/avatar-chat/models").expanduser(),
         description="Where model files are found and downloaded to.",

@@ -23,3 +23,12 @@ def shared_models() -> Path:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """Base URL of the avatar-chat app on real local Ray + Serve (offline: echo LLM, espeak)."""
+    from tests.serve_fixtures import running_app
+
+    with running_app() as base:
+        yield base

@@ -1,0 +1,172 @@
+"""A conversation's state machine, independent of Ray and of the socket.
+
+``text / interrupt -> events + MediaChunk`` into an outbox. The SessionActor
+wraps one of these; tests and notebooks can drive it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from actors.history import ChatHistory
+from actors.messages import MediaChunk
+from actors.turn import ReplyDelta, SentenceStarted, TurnDone, TurnFailed, TurnPipeline
+
+log = logging.getLogger("avatar_chat.session")
+Outgoing = dict[str, Any] | MediaChunk
+
+
+class Conversation:
+    """``user text -> reply events``: history, the running turn, queued turns, cancellation.
+
+    One turn runs at a time; up to ``max_queued`` more texts wait their turn and
+    further ones are refused with ``busy``. ``interrupt()`` cancels the running
+    turn as one unit and removes its undelivered events from the outbox.
+    """
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        llm,
+        pipeline: TurnPipeline,
+        history: ChatHistory | None = None,
+        max_queued: int = 1,
+        on_turn_end: Callable[[dict[str, float]], None] | None = None,
+    ) -> None:
+        if max_queued < 0:
+            raise ValueError(f"max_queued must be >= 0, got {max_queued}")
+        self.session_id = session_id
+        self.history = history if history is not None else ChatHistory()
+        self.outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
+        self._llm = llm
+        self._pipeline = pipeline
+        self._max_queued = max_queued
+        self._on_turn_end = on_turn_end
+        self._waiting: deque[tuple[str, str]] = deque()
+        self._turn_task: asyncio.Task | None = None
+        self._turn_id: str | None = None
+        self._turns = 0
+        self.last_activity = time.monotonic()
+
+    @property
+    def current_turn(self) -> str | None:
+        return self._turn_id
+
+    @property
+    def busy(self) -> bool:
+        return self._turn_task is not None and not self._turn_task.done()
+
+    def put(self, item: Outgoing) -> None:
+        self.outbox.put_nowait(item)
+
+    def error(self, code: str, message: str, turn_id: str | None = None) -> None:
+        event = {"type": "error", "code": code, "message": message}
+        if turn_id:
+            event["turn_id"] = turn_id
+        self.put(event)
+
+    def submit_text(self, text: str) -> str | None:
+        """Start a turn for ``text`` (already validated), or queue it; returns its turn id."""
+        self.last_activity = time.monotonic()
+        if self.busy and len(self._waiting) >= self._max_queued:
+            self.error("busy", "a reply is running and the queue is full; interrupt it first")
+            return None
+        self._turns += 1
+        turn_id = f"t{self._turns}"
+        self._waiting.append((turn_id, text))
+        if not self.busy:
+            self._turn_task = asyncio.create_task(self._run_waiting())
+        return turn_id
+
+    async def interrupt(self, reason: str = "client") -> str | None:
+        """Cancel the running turn; returns its id, or None when nothing was running."""
+        self.last_activity = time.monotonic()
+        task, turn_id = self._turn_task, self._turn_id
+        if task is None or task.done() or turn_id is None:
+            return None
+        self._turn_id = None
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        self._purge(turn_id)
+        self.put({"type": "interrupted", "turn_id": turn_id, "reason": reason})
+        log.info("session=%s turn=%s interrupted (%s)", self.session_id, turn_id, reason)
+        if self._waiting:  # queued texts still get their replies
+            self._turn_task = asyncio.create_task(self._run_waiting())
+        return turn_id
+
+    async def close(self) -> None:
+        self._waiting.clear()
+        if self._turn_task is not None:
+            self._turn_task.cancel()
+            await asyncio.gather(self._turn_task, return_exceptions=True)
+
+    def _purge(self, turn_id: str) -> None:
+        kept = []
+        while not self.outbox.empty():
+            item = self.outbox.get_nowait()
+            owner = item.turn_id if isinstance(item, MediaChunk) else item.get("turn_id")
+            if owner != turn_id:
+                kept.append(item)
+        for item in kept:
+            self.outbox.put_nowait(item)
+
+    async def _run_waiting(self) -> None:
+        while self._waiting:
+            turn_id, text = self._waiting.popleft()
+            self._turn_id = turn_id
+            try:
+                await self._run_turn(turn_id, text)
+            finally:
+                self._turn_id = None
+
+    async def _run_turn(self, turn_id: str, text: str) -> None:
+        t0 = time.perf_counter()
+        self.put({"type": "turn_start", "turn_id": turn_id, "text": text})
+        log.info("session=%s turn=%s started (%d chars)", self.session_id, turn_id, len(text))
+        source = self._llm.stream(text, self.history)
+        try:
+            async for ev in self._pipeline.run(source, turn_id=turn_id):
+                if isinstance(ev, MediaChunk):
+                    self.put(replace(ev, turn_id=turn_id))
+                elif isinstance(ev, ReplyDelta):
+                    self.put({"type": "reply_delta", "turn_id": turn_id, "text": ev.text})
+                elif isinstance(ev, SentenceStarted):
+                    self.put(_sentence_event(turn_id, ev))
+                elif isinstance(ev, TurnFailed):
+                    self.error(ev.code, ev.message, turn_id)
+                elif isinstance(ev, TurnDone):
+                    timings = {k: round(v, 4) for k, v in ev.timings.seconds.items()}
+                    timings["total"] = round(time.perf_counter() - t0, 4)
+                    self.put(
+                        {
+                            "type": "turn_end",
+                            "turn_id": turn_id,
+                            "text": ev.text,
+                            "media_s": round(ev.media_s, 4),
+                            "timings": timings,
+                        }
+                    )
+                    if self._on_turn_end is not None:
+                        self._on_turn_end(timings)
+        except Exception as exc:  # a bug in a stage must not kill the session
+            log.exception("session=%s turn=%s failed", self.session_id, turn_id)
+            self.error("internal", f"the reply failed: {type(exc).__name__}", turn_id)
+        self.last_activity = time.monotonic()
+
+
+def _sentence_event(turn_id: str, ev: SentenceStarted) -> dict[str, Any]:
+    return {
+        "type": "sentence",
+        "turn_id": turn_id,
+        "seq": ev.sentence.index,
+        "text": ev.sentence.text,
+        "start_s": round(ev.start_s, 4),
+        "duration_s": round(ev.duration_s, 4),
+    }

@@ -1,0 +1,90 @@
+"""In-process wiring of the reply stages, for the CLI, notebooks and benchmarks.
+
+The Serve app wires the same :class:`TurnPipeline` to deployment handles instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from actors.media import FragmentedMP4Encoder
+from actors.messages import Sentence, TTSAudio
+from actors.text import SentenceSplitter
+from actors.tts import make_tts
+from actors.turn import TurnPipeline
+from config import Settings
+
+
+def make_avatar(settings: Settings):
+    """The configured avatar renderer; Wav2Lip falls back to the sprite when unavailable."""
+    from actors.avatar.sprite import SpriteAvatar
+
+    a = settings.avatar
+    return SpriteAvatar(size=a.size, fps=a.fps, mouth_smoothing=a.mouth_smoothing)
+
+
+class LocalStages:
+    """TTS, avatar and encoder objects living in this process."""
+
+    def __init__(self, settings: Settings, *, tts=None, avatar=None) -> None:
+        self.settings = settings
+        self.tts = tts if tts is not None else make_tts(settings.tts)
+        self.avatar = avatar if avatar is not None else make_avatar(settings)
+
+    async def speak(self, sentence: Sentence) -> TTSAudio:
+        return await self.tts.synthesize(sentence.text)
+
+    async def animate(self, audio: TTSAudio, first_frame: int):
+        return await asyncio.to_thread(
+            self.avatar.talking, audio.pcm, audio.sample_rate, first_frame=first_frame
+        )
+
+    def encoder(self) -> FragmentedMP4Encoder:
+        enc = self.settings.encoder
+        return FragmentedMP4Encoder(
+            width=self.avatar.width,
+            height=self.avatar.height,
+            fps=self.avatar.fps,
+            sample_rate=self.settings.tts.sample_rate,
+            preset=enc.preset,
+            crf=enc.crf,
+            audio_bitrate=enc.audio_bitrate,
+        )
+
+    def splitter(self) -> SentenceSplitter:
+        t = self.settings.text
+        return SentenceSplitter(
+            first_comma_min_chars=t.first_comma_min_chars, max_sentence_chars=t.max_sentence_chars
+        )
+
+    def pipeline(self, *, depth: int = 3) -> TurnPipeline:
+        return TurnPipeline(
+            speak=self.speak,
+            animate=self.animate,
+            encoder_factory=self.encoder,
+            splitter_factory=self.splitter,
+            fps=self.avatar.fps,
+            depth=depth,
+        )
+
+
+async def verbatim(text: str) -> AsyncIterator[str]:
+    """A text source that yields ``text`` as it is (the CLI's ``say``)."""
+    yield text
+
+
+def check_writable(path: Path) -> None:
+    """Fail early, before any work, if ``path`` cannot be written."""
+    path = path.expanduser()
+    if path.is_dir():
+        raise OSError(f"{path} is a directory")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OSError(f"directory {parent} does not exist")
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise OSError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,183 @@
+"""SessionActor: one Ray actor per user, holding the conversation and its turn pipeline.
+
+The actor never loads a big model: speech and frames come from the pooled Serve
+deployments (handles passed in), and only the encoder runs here. Its output is
+one stream per attached connection (``events``), so a reconnect from any
+ingress replica resumes the same conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import ray
+
+from actors.conversation import Conversation, Outgoing
+from actors.history import ChatHistory
+from actors.llm import make_llm
+from actors.media import FragmentedMP4Encoder
+from actors.messages import Sentence, TTSAudio
+from actors.text import SentenceSplitter
+from actors.turn import TurnPipeline
+from config import Settings
+
+log = logging.getLogger("avatar_chat.session")
+_DETACHED = object()
+
+
+class DeploymentStages:
+    """Turn stages backed by Serve deployment handles; audio travels as object refs."""
+
+    def __init__(self, *, tts, avatar, settings: Settings, avatar_info: dict) -> None:
+        self._tts, self._avatar, self._settings, self._info = tts, avatar, settings, avatar_info
+        self._audio_refs: dict[int, ray.ObjectRef] = {}
+
+    async def speak(self, sentence: Sentence) -> TTSAudio:
+        ref = await self._tts.synthesize.remote(sentence.text)._to_object_ref()
+        self._audio_refs[id(sentence)] = ref
+        return await ref
+
+    async def animate(self, audio: TTSAudio, first_frame: int):
+        # The replica gets the TTS result by reference: no second upload of the samples.
+        ref = self._audio_refs.pop(id(audio.sentence), None)
+        n_samples = len(audio.pcm)
+        return await self._avatar.talking.remote(ref or audio, first_frame, n_samples)
+
+    def encoder(self) -> FragmentedMP4Encoder:
+        e = self._settings.encoder
+        return FragmentedMP4Encoder(
+            width=self._info["width"],
+            height=self._info["height"],
+            fps=self._info["fps"],
+            sample_rate=self._settings.tts.sample_rate,
+            preset=e.preset,
+            crf=e.crf,
+            audio_bitrate=e.audio_bitrate,
+        )
+
+    def pipeline(self) -> TurnPipeline:
+        t = self._settings.text
+        return TurnPipeline(
+            speak=self.speak,
+            animate=self.animate,
+            encoder_factory=self.encoder,
+            splitter_factory=lambda: SentenceSplitter(
+                first_comma_min_chars=t.first_comma_min_chars,
+                max_sentence_chars=t.max_sentence_chars,
+            ),
+            fps=self._info["fps"],
+            depth=self._settings.server.pipeline_depth,
+        )
+
+
+@ray.remote
+class SessionActor:
+    """Client messages -> events and media for one user (history, turns, cancellation)."""
+
+    def __init__(self, session_id: str, settings: dict, handles: dict, info: dict) -> None:
+        self.settings = Settings.load(settings)  # the API key comes from the environment
+        self.session_id = session_id
+        self.info = info
+        stages = DeploymentStages(
+            tts=handles["tts"], avatar=handles["avatar"], settings=self.settings, avatar_info=info
+        )
+        from serve_app.metrics import record_turn
+
+        self.conv = Conversation(
+            session_id=session_id,
+            llm=make_llm(self.settings.llm),
+            pipeline=stages.pipeline(),
+            history=ChatHistory(max_messages=self.settings.llm.max_history_messages),
+            max_queued=self.settings.server.max_queued_turns,
+            on_turn_end=record_turn,
+        )
+        self._conn = 0
+        self._attached = False
+        self._detached_at = time.monotonic()
+        self._reaper: asyncio.Task | None = None
+        self._ended = False
+
+    async def attach(self, resumed: bool) -> dict:
+        """A connection takes over the session; returns the ``session`` event."""
+        if self._reaper is None:
+            self._reaper = asyncio.create_task(self._reap())
+        if self._ended:
+            return {}
+        self._conn += 1
+        self._attached = True
+        self.conv.put(_DETACHED)  # ends the previous connection's stream, if any
+        self.conv.last_activity = time.monotonic()
+        s = self.settings
+        event = {
+            "type": "session",
+            "session_id": self.session_id,
+            "protocol": 1,
+            "resumed": resumed,
+            "history": self.conv.history.messages if resumed else [],
+            "avatar": self.info,
+            "voice_input": {"available": False, "reason": "speech input is not configured"},
+            "llm": {"offline": s.llm.offline, "model": "echo" if s.llm.offline else s.llm.model},
+            "conn": self._conn,
+        }
+        return event
+
+    async def events(self, conn: int):
+        """Outgoing items for connection ``conn`` until another connection takes over."""
+        while True:
+            item = await self.conv.outbox.get()
+            if item is _DETACHED:
+                if conn != self._conn or self._ended:
+                    return
+                continue  # a marker meant for an older stream
+            yield item
+
+    async def detach(self, conn: int) -> None:
+        if conn == self._conn:
+            self._attached = False
+            self._detached_at = time.monotonic()
+            await self.conv.interrupt("disconnected")
+            self.conv.put(_DETACHED)
+
+    async def text(self, text: str) -> str | None:
+        return self.conv.submit_text(text)
+
+    async def interrupt(self) -> str | None:
+        return await self.conv.interrupt("client")
+
+    async def error(self, code: str, message: str) -> None:
+        self.conv.error(code, message)
+
+    async def alive(self) -> bool:
+        return not self._ended
+
+    async def end(self, reason: str = "closed") -> None:
+        if self._ended:
+            return
+        self._ended = True
+        log.info("session=%s ended (%s)", self.session_id, reason)
+        await self.conv.close()
+        self.conv.put(_DETACHED)
+
+    async def _reap(self) -> None:
+        """End the session after the resume grace period or the idle timeout."""
+        srv = self.settings.server
+        while not self._ended:
+            await asyncio.sleep(min(1.0, srv.resume_grace_s / 4 or 0.25))
+            now = time.monotonic()
+            if not self._attached and now - self._detached_at > srv.resume_grace_s:
+                await self.end("not resumed within the grace period")
+            elif not self.conv.busy and now - self.conv.last_activity > srv.idle_timeout_s:
+                self.conv.error("session_idle", "the session ended after being idle")
+                await self.end("idle")
+        try:
+            directory = ray.get_actor("avatar-chat-directory", namespace="avatar-chat")
+            await directory.release.remote(self.session_id)
+        except ValueError:
+            pass
+        await asyncio.sleep(0.5)  # let the last events reach the connection
+        ray.actor.exit_actor()
+
+
+__all__ = ["DeploymentStages", "Outgoing", "SessionActor"]

@@ -1,0 +1,43 @@
+"""Validation of user text before it enters a turn (CLI arguments, socket messages)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+class InputTextError(ValueError):
+    """User text that cannot be spoken; ``code`` is the wire error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def clean_text(text: object, *, max_chars: int) -> str:
+    """Return speakable text: control characters removed, whitespace collapsed.
+
+    Emoji and right-to-left scripts are kept (the TTS engines read or skip them);
+    only invisible control and format characters, which confuse the splitter and
+    the speech engines, are dropped. Raises :class:`InputTextError` for empty or
+    over-long text.
+    """
+    if not isinstance(text, str):
+        raise InputTextError("bad_text", "text must be a string")
+    kept = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if ch in "\n\t":
+            kept.append(ch)
+        elif cat == "Cc" or (cat == "Cf" and ch not in "\u200d\u200c"):
+            continue  # zero-width joiners stay: emoji sequences and some scripts need them
+        else:
+            kept.append(ch)
+    lines = [" ".join(line.split()) for line in "".join(kept).splitlines()]
+    cleaned = "\n".join(line for line in lines if line).strip()
+    if not cleaned:
+        raise InputTextError("empty_text", "text is empty")
+    if len(cleaned) > max_chars:
+        raise InputTextError(
+            "text_too_long", f"text is {len(cleaned)} characters; the limit is {max_chars}"
+        )
+    return cleaned

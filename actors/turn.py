@@ -1,0 +1,200 @@
+"""One reply turn: text deltas in, ordered events and encoded media out.
+
+``TextDelta -> Sentence -> TTSAudio -> VideoFrames -> MediaChunk``, with the
+stages overlapped: while sentence k is being encoded, sentence k+1 is being
+animated and k+2 synthesised (up to ``depth`` sentences in flight). Delivery is
+strictly in order. The same class runs in the CLI (stages in threads) and in the
+SessionActor (stages are Serve deployment calls): only the callables differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from actors.messages import MediaChunk, Sentence, StageTimings, TTSAudio, pad_to_frames
+from actors.text import SentenceSplitter
+
+SpeakFn = Callable[[Sentence], Awaitable[TTSAudio]]
+AnimateFn = Callable[[TTSAudio, int], Awaitable[np.ndarray]]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceStarted:
+    """A sentence's media follows; ``start_s`` is its start within the turn's media."""
+
+    sentence: Sentence
+    start_s: float
+    duration_s: float
+    engine: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFailed:
+    code: str
+    message: str
+
+
+@dataclass(slots=True)
+class TurnDone:
+    text: str
+    media_s: float
+    timings: StageTimings = field(default_factory=StageTimings)
+
+
+TurnEvent = ReplyDelta | SentenceStarted | MediaChunk | TurnFailed | TurnDone
+
+
+class TurnPipeline:
+    """``TextDelta stream -> TurnEvent stream`` (deltas, sentences, media, end)."""
+
+    def __init__(
+        self,
+        *,
+        speak: SpeakFn,
+        animate: AnimateFn,
+        encoder_factory: Callable[[], object],
+        splitter_factory: Callable[[], SentenceSplitter] = SentenceSplitter,
+        fps: int = 25,
+        depth: int = 3,
+    ) -> None:
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        self._speak = speak
+        self._animate = animate
+        self._encoder_factory = encoder_factory
+        self._splitter_factory = splitter_factory
+        self._fps = fps
+        self._depth = depth
+
+    async def run(
+        self, deltas: AsyncIterator[str], *, turn_id: str = ""
+    ) -> AsyncIterator[TurnEvent]:
+        """Yield events in order; cancelling the consumer cancels every stage of the turn."""
+        out: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
+        run = _TurnRun(self, out, turn_id)
+        task = asyncio.create_task(run.main(deltas))
+        try:
+            while (event := await out.get()) is not None:
+                yield event
+        finally:
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+class _TurnRun:
+    """State of one running turn (kept apart so a pipeline can run many turns)."""
+
+    def __init__(self, pipe: TurnPipeline, out: asyncio.Queue, turn_id: str) -> None:
+        self.pipe = pipe
+        self.out = out
+        self.turn_id = turn_id
+        self.timings = StageTimings()
+        self.slots = asyncio.Semaphore(pipe._depth)
+        self.t0 = time.perf_counter()
+
+    async def main(self, deltas: AsyncIterator[str]) -> None:
+        pending: asyncio.Queue[asyncio.Task | None] = asyncio.Queue()
+        deliver = asyncio.create_task(self._deliver(pending))
+        tasks: list[asyncio.Task] = []
+        text_parts: list[str] = []
+        failure: TurnFailed | None = None
+        try:
+            splitter = self.pipe._splitter_factory()
+            prev_end: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            prev_end.set_result(0)
+            try:
+                async for delta in deltas:
+                    if "first_text" not in self.timings.seconds:
+                        self.timings.add("first_text", time.perf_counter() - self.t0)
+                    text_parts.append(delta)
+                    await self.out.put(ReplyDelta(delta))
+                    for sentence in splitter.push(delta):
+                        prev_end = await self._launch(sentence, prev_end, tasks, pending)
+                for sentence in splitter.flush():
+                    prev_end = await self._launch(sentence, prev_end, tasks, pending)
+            except Exception as exc:  # the text source failed: deliver what is already spoken
+                failure = TurnFailed(getattr(exc, "code", "text_error"), str(exc))
+            await pending.put(None)
+            media_s = await deliver
+            if failure is not None:
+                await self.out.put(failure)
+            await self.out.put(TurnDone("".join(text_parts), media_s, self.timings))
+        finally:
+            for t in [*tasks, deliver]:
+                t.cancel()
+            await asyncio.gather(*tasks, deliver, return_exceptions=True)
+            await self.out.put(None)
+
+    async def _launch(self, sentence, prev_end, tasks, pending):
+        await self.slots.acquire()  # bounded look-ahead: at most `depth` sentences in flight
+        end: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(self._render(sentence, prev_end, end))
+        tasks.append(task)
+        await pending.put(task)
+        return end
+
+    async def _render(self, sentence: Sentence, prev_end: asyncio.Future, end: asyncio.Future):
+        """Speak and animate one sentence; frames are numbered after the previous sentence's."""
+        try:
+            t = time.perf_counter()
+            audio = await self.pipe._speak(sentence)
+            self.timings.add("tts", time.perf_counter() - t)
+            pcm = pad_to_frames(audio.pcm, audio.sample_rate, self.pipe._fps)
+            audio = TTSAudio(pcm, audio.sample_rate, audio.engine, sentence)
+            first_frame = await asyncio.shield(prev_end)
+            n_frames = len(pcm) * self.pipe._fps // audio.sample_rate
+            end.set_result(first_frame + n_frames)
+            t = time.perf_counter()
+            frames = await self.pipe._animate(audio, first_frame)
+            self.timings.add("avatar", time.perf_counter() - t)
+            return audio, frames
+        except BaseException as exc:
+            if not end.done():  # a skipped sentence takes no frames; later ones must not wait
+                prev_end.add_done_callback(lambda f: end.done() or end.set_result(f.result()))
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return exc
+
+    async def _deliver(self, pending: asyncio.Queue) -> float:
+        """Encode and emit sentences strictly in order; returns seconds of media sent."""
+        encoder = self.pipe._encoder_factory()
+        media_s = 0.0
+        started = False
+        while (task := await pending.get()) is not None:
+            result = await task
+            self.slots.release()
+            if isinstance(result, BaseException):
+                await self.out.put(TurnFailed("tts_error", f"sentence skipped: {result}"))
+                continue
+            audio, frames = result
+            if not started:
+                await self._emit(await asyncio.to_thread(encoder.start))
+                started = True
+            s = audio.sentence
+            await self.out.put(SentenceStarted(s, media_s, audio.duration_s, audio.engine))
+            t = time.perf_counter()
+            chunks = await asyncio.to_thread(encoder.encode, frames, audio.pcm)
+            self.timings.add("encode", time.perf_counter() - t)
+            for chunk in chunks:
+                await self._emit(chunk)
+            media_s += audio.duration_s
+        if started:
+            for chunk in await asyncio.to_thread(encoder.close):
+                await self._emit(chunk)
+        return media_s
+
+    async def _emit(self, chunk: MediaChunk) -> None:
+        if chunk.kind == "fragment" and "first_media" not in self.timings.seconds:
+            self.timings.add("first_media", time.perf_counter() - self.t0)
+        await self.out.put(chunk)

@@ -1,0 +1,1 @@
+"""Ray Serve wiring of avatar-chat: ingress, model deployments, protocol."""

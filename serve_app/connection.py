@@ -1,0 +1,164 @@
+"""One WebSocket connection: admission, message validation, relay to and from the session."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+
+import ray
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from actors.messages import MediaChunk
+from actors.session import SessionActor
+from config import Settings
+from serve_app.directory import NAMESPACE, get_directory
+from serve_app.metrics import record_client_error
+from serve_app.protocol import (
+    CLOSE_CAPACITY,
+    CLOSE_TOO_BIG,
+    ProtocolError,
+    RateLimiter,
+    check_audio,
+    frame_media,
+    parse_client_text,
+)
+
+log = logging.getLogger("avatar_chat.ingress")
+
+
+def session_actor_name(session_id: str) -> str:
+    return f"avatar-session-{session_id}"
+
+
+class Connection:
+    """Client socket <-> SessionActor relay; drops media of interrupted turns at once."""
+
+    def __init__(self, ws: WebSocket, settings: Settings, settings_dict: dict, handles) -> None:
+        self.ws, self.settings, self.handles = ws, settings, handles
+        self.settings_dict = settings_dict
+        self.limiter = RateLimiter(rate=settings.server.max_messages_per_s)
+        self.current_turn: str | None = None
+        self.cancelled: set[str] = set()
+        self.actor = None
+
+    async def run(self, avatar_info: dict) -> None:
+        await self.ws.accept()
+        session = await self._open(self.ws.query_params.get("session"), avatar_info)
+        if session is None:
+            return
+        self.actor, session_id, resumed = session
+        hello = await self.actor.attach.remote(resumed)
+        conn = hello.pop("conn")
+        await self.ws.send_json(hello)
+        log.info("session=%s connected (resumed=%s)", session_id, resumed)
+        pump = asyncio.create_task(self._pump(conn))
+        try:
+            await self._receive_loop()
+        finally:
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
+            try:
+                await self.actor.detach.remote(conn)
+            except ray.exceptions.RayActorError:
+                pass
+            log.info("session=%s disconnected", session_id)
+
+    async def _open(self, resume_id: str | None, avatar_info: dict):
+        if resume_id:
+            try:
+                actor = ray.get_actor(session_actor_name(resume_id), namespace=NAMESPACE)
+                if await actor.alive.remote():
+                    return actor, resume_id, True
+            except (ValueError, ray.exceptions.RayActorError):
+                pass
+            await self._error("session_expired", "that session has ended; starting a new one")
+        session_id = secrets.token_urlsafe(18)
+        if not await get_directory().admit.remote(session_id, self.settings.server.max_sessions):
+            await self._error("capacity", "the server is at capacity; please try again later")
+            await self.ws.close(code=CLOSE_CAPACITY, reason="server at capacity")
+            return None
+        srv = self.settings.server
+        options = {
+            "name": session_actor_name(session_id),
+            "namespace": NAMESPACE,
+            "lifetime": "detached",
+            "num_cpus": srv.session_num_cpus,
+        }
+        if srv.session_memory_mb:
+            options["memory"] = srv.session_memory_mb * 1024 * 1024
+        actor = SessionActor.options(**options).remote(
+            session_id, self.settings_dict, self.handles, avatar_info
+        )
+        return actor, session_id, False
+
+    async def _receive_loop(self) -> None:
+        srv = self.settings.server
+        while True:
+            try:
+                message = await self.ws.receive()
+            except WebSocketDisconnect:
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("bytes")
+            text = message.get("text")
+            size = len(data) if data is not None else len((text or "").encode())
+            if size > srv.max_message_bytes:
+                await self._error("too_big", f"message of {size} bytes exceeds the limit")
+                await self.ws.close(code=CLOSE_TOO_BIG, reason="message too big")
+                return
+            if not self.limiter.allow():
+                await self._error("rate_limited", "too many messages; this one was dropped")
+                continue
+            try:
+                if data is not None:
+                    await self._on_audio(data)
+                else:
+                    await self._on_text(text or "")
+            except ProtocolError as exc:
+                await self._error(exc.code, str(exc))
+
+    async def _on_text(self, raw: str) -> None:
+        msg = parse_client_text(raw, max_chars=self.settings.text.max_input_chars)
+        if msg.type == "ping":
+            await self.ws.send_json({"type": "pong"})
+        elif msg.type == "interrupt":
+            if self.current_turn:  # drop what is already in flight, before the actor confirms
+                self.cancelled.add(self.current_turn)
+            await self.actor.interrupt.remote()
+        else:
+            await self.actor.text.remote(msg.text)
+
+    async def _on_audio(self, data: bytes) -> None:
+        check_audio(data)
+        raise ProtocolError("voice_unavailable", "speech input is not available on this server")
+
+    async def _pump(self, conn: int) -> None:
+        """Session output -> socket; the bytes are copied only here, at the last hop."""
+        try:
+            async for ref in self.actor.events.remote(conn):
+                item = await ref
+                if isinstance(item, MediaChunk):
+                    if item.turn_id not in self.cancelled:
+                        await self.ws.send_bytes(frame_media(item))
+                    continue
+                kind, turn = item.get("type"), item.get("turn_id")
+                if kind == "turn_start":
+                    self.current_turn = turn
+                elif kind == "interrupted":
+                    self.cancelled.add(turn)
+                elif turn in self.cancelled:
+                    continue
+                if kind == "error":
+                    record_client_error(item.get("code", ""))
+                await self.ws.send_json(item)
+        except (WebSocketDisconnect, RuntimeError, ray.exceptions.RayActorError) as exc:
+            log.info("event stream ended: %s", type(exc).__name__)
+
+    async def _error(self, code: str, message: str) -> None:
+        record_client_error(code)
+        try:
+            await self.ws.send_json({"type": "error", "code": code, "message": message})
+        except (WebSocketDisconnect, RuntimeError):
+            pass

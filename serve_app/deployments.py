@@ -1,0 +1,94 @@
+"""Serve deployments wrapping the worker classes: the pooled model replicas.
+
+Replica counts, autoscaling, ``ray_actor_options`` and ``user_config`` come from
+``serve_config.yaml``; the defaults here fit a 2-core laptop. ``user_config``
+holds the hot-tunable settings (voices, mouth smoothing) and is applied by
+``reconfigure`` without restarting replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import numpy as np
+from ray import serve
+
+from actors.local import make_avatar
+from actors.messages import TTSAudio, pad_to_frames
+from actors.tts import make_tts
+from config import Settings, TTSSettings
+
+log = logging.getLogger("avatar_chat.deployments")
+
+
+@serve.deployment(
+    name="TTS",
+    ray_actor_options={"num_cpus": 0.25},
+    max_ongoing_requests=8,
+)
+class TTSDeployment:
+    """``Sentence text -> TTSAudio``: edge-tts with the espeak-ng fallback, per replica."""
+
+    def __init__(self, settings: dict) -> None:
+        self._base = Settings.model_validate(settings).tts
+        self._tts = make_tts(self._base)
+
+    def reconfigure(self, user_config: dict) -> None:
+        """Apply hot settings (e.g. ``edge_voice``, ``espeak_rate_wpm``) to this replica."""
+        tuned = TTSSettings.model_validate({**self._base.model_dump(), **(user_config or {})})
+        self._tts = make_tts(tuned)
+        log.info("TTS reconfigured: %s", sorted((user_config or {}).keys()))
+
+    async def synthesize(self, text: str) -> TTSAudio:
+        return await self._tts.synthesize(text)
+
+    async def ready(self) -> bool:
+        return True
+
+
+@serve.deployment(
+    name="Avatar",
+    ray_actor_options={"num_cpus": 0.25},
+    max_ongoing_requests=8,
+)
+class AvatarDeployment:
+    """``TTSAudio -> frames``: the configured avatar renderer, shared by all sessions."""
+
+    def __init__(self, settings: dict) -> None:
+        self._settings = Settings.model_validate(settings)
+        self._renderer = make_avatar(self._settings)
+
+    def reconfigure(self, user_config: dict) -> None:
+        if not user_config:
+            return
+        avatar = self._settings.avatar.model_copy(update=user_config)
+        self._settings = self._settings.model_copy(update={"avatar": avatar})
+        self._renderer = make_avatar(self._settings)
+
+    def info(self) -> dict:
+        r = self._renderer
+        note = getattr(r, "note", "")
+        return {
+            "kind": getattr(r, "kind", "sprite"),
+            "width": r.width,
+            "height": r.height,
+            "fps": r.fps,
+            "note": note,
+        }
+
+    async def talking(self, audio: TTSAudio, first_frame: int, n_samples: int) -> np.ndarray:
+        """Frames for ``audio`` padded to ``n_samples`` (a whole number of frames)."""
+        pcm = audio.pcm
+        if len(pcm) < n_samples:
+            pcm = np.concatenate([pcm, np.zeros(n_samples - len(pcm), pcm.dtype)])
+        pcm = pad_to_frames(pcm, audio.sample_rate, self._renderer.fps)
+        return await asyncio.to_thread(
+            self._renderer.talking, pcm, audio.sample_rate, first_frame=first_frame
+        )
+
+    async def idle(self, n_frames: int, first_frame: int = 0) -> np.ndarray:
+        return await asyncio.to_thread(self._renderer.idle, n_frames, first_frame=first_frame)
+
+    async def ready(self) -> bool:
+        return True

@@ -1,0 +1,36 @@
+"""The idle clip: the avatar at rest, as a seamless fragmented-MP4 loop for ``/idle.mp4``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from actors.media import FragmentedMP4Encoder
+from actors.messages import samples_per_frame
+from config import Settings
+
+IDLE_HALF_FRAMES = 60  # 2.4 s forward, then back: about 4.7 s per loop
+
+
+async def render_idle_clip(avatar, info: dict, settings: Settings) -> bytes:
+    """Frames 0..N-1 then N-2..1 (a palindrome), so a looping player never jumps."""
+    frames = await avatar.idle.remote(IDLE_HALF_FRAMES, 0)
+    loop = np.concatenate([frames, frames[-2:0:-1]])
+    return await asyncio.to_thread(_encode, loop, info, settings)
+
+
+def _encode(frames: np.ndarray, info: dict, settings: Settings) -> bytes:
+    rate = settings.tts.sample_rate
+    enc = FragmentedMP4Encoder(
+        width=info["width"],
+        height=info["height"],
+        fps=info["fps"],
+        sample_rate=rate,
+        preset=settings.encoder.preset,
+        crf=settings.encoder.crf,
+        audio_bitrate=settings.encoder.audio_bitrate,
+    )
+    silence = np.zeros(len(frames) * samples_per_frame(rate, info["fps"]), np.int16)
+    chunks = [enc.start(), *enc.encode(frames, silence), *enc.close()]
+    return b"".join(c.data for c in chunks)

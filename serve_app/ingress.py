@@ -1,0 +1,91 @@
+"""Ingress deployment: Starlette routes for the web client, health, and the session socket.
+
+Stateless: any replica serves any connection, because a session's state lives in
+its SessionActor (found by name on resume) and admission is counted by the
+shared SessionDirectory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from ray import serve
+from starlette.applications import Starlette
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from config import Settings
+from serve_app.connection import Connection
+from serve_app.directory import get_directory
+from serve_app.idle import render_idle_clip
+from serve_app.metrics import record_sessions
+
+STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("avatar_chat.ingress")
+
+
+@serve.deployment(name="Ingress", ray_actor_options={"num_cpus": 0.1}, max_ongoing_requests=200)
+@serve.ingress()
+class Ingress:
+    """HTTP and WebSocket front door; relays each socket to its SessionActor."""
+
+    def __init__(self, settings: dict, tts, avatar) -> None:
+        self.settings = Settings.model_validate(settings)
+        self.settings_dict = settings
+        self.handles = {"tts": tts, "avatar": avatar}
+        self._avatar_info: dict | None = None
+        self._idle_clip: bytes | None = None
+        self._idle_lock = asyncio.Lock()
+
+    def __serve_build_asgi_app__(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/", self.index),
+                Route("/healthz", self.healthz),
+                Route("/idle.mp4", self.idle_clip),
+                WebSocketRoute("/ws", self.websocket),
+                Mount("/static", StaticFiles(directory=STATIC), name="static"),
+            ]
+        )
+
+    async def avatar_info(self) -> dict:
+        if self._avatar_info is None:
+            self._avatar_info = await self.handles["avatar"].info.remote()
+        return self._avatar_info
+
+    async def index(self, request) -> Response:
+        return FileResponse(STATIC / "index.html")
+
+    async def healthz(self, request) -> Response:
+        async def probe(name: str, handle) -> tuple[str, bool]:
+            try:
+                return name, bool(await asyncio.wait_for(handle.ready.remote(), 5.0))
+            except Exception:
+                return name, False
+
+        results = dict(await asyncio.gather(*(probe(n, h) for n, h in self.handles.items())))
+        ok = all(results.values())
+        sessions = await get_directory().count.remote()
+        record_sessions(sessions)
+        body = {"ok": ok, "deployments": results, "sessions": sessions}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    async def idle_clip(self, request) -> Response:
+        async with self._idle_lock:
+            if self._idle_clip is None:
+                info = await self.avatar_info()
+                self._idle_clip = await render_idle_clip(
+                    self.handles["avatar"], info, self.settings
+                )
+        return Response(
+            self._idle_clip,
+            media_type="video/mp4",
+            headers={"Cache-Control": "max-age=3600"},
+        )
+
+    async def websocket(self, websocket) -> None:
+        conn = Connection(websocket, self.settings, self.settings_dict, self.handles)
+        await conn.run(await self.avatar_info())
