@@ -18,11 +18,32 @@ from config import Settings
 
 
 def make_avatar(settings: Settings):
-    """The configured avatar renderer; Wav2Lip falls back to the sprite when unavailable."""
+    """The configured avatar renderer; Wav2Lip falls back to the sprite when unavailable.
+
+    The fallback sprite's ``note`` says why (missing pack or weights, and how to get them).
+    """
     from actors.avatar.sprite import SpriteAvatar
 
     a = settings.avatar
-    return SpriteAvatar(size=a.size, fps=a.fps, mouth_smoothing=a.mouth_smoothing)
+    note = ""
+    if a.kind == "wav2lip":
+        from actors.avatar.lipsync import Wav2LipAvatar, make_runner, unavailable_reason
+
+        note = unavailable_reason(settings)
+        if note is None:
+            ls = settings.lipsync
+            return Wav2LipAvatar.load(
+                settings.avatars_dir,
+                a.name,
+                runner=make_runner(settings),
+                fps=a.fps,
+                batch_size=ls.max_batch_size,
+            )
+    sprite = SpriteAvatar(
+        size=a.size, fps=a.fps, mouth_smoothing=a.mouth_smoothing, seed=a.seed, palette=a.palette
+    )
+    sprite.note = note
+    return sprite
 
 
 class LocalStages:

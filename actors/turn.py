@@ -20,7 +20,9 @@ from actors.messages import MediaChunk, Sentence, StageTimings, TTSAudio, pad_to
 from actors.text import SentenceSplitter
 
 SpeakFn = Callable[[Sentence], Awaitable[TTSAudio]]
-AnimateFn = Callable[[TTSAudio, int], Awaitable[np.ndarray]]
+# An animator returns all frames of a sentence, or an async iterator of frame chunks that
+# are encoded as they arrive (so the first frames leave before the sentence is done).
+AnimateFn = Callable[[TTSAudio, int], Awaitable[np.ndarray | AsyncIterator[np.ndarray]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,18 +185,33 @@ class _TurnRun:
                 started = True
             s = audio.sentence
             await self.out.put(SentenceStarted(s, media_s, audio.duration_s, audio.engine))
-            t = time.perf_counter()
-            chunks = await asyncio.to_thread(encoder.encode, frames, audio.pcm)
-            self.timings.add("encode", time.perf_counter() - t)
-            for chunk in chunks:
-                await self._emit(chunk)
+            await self._encode_sentence(encoder, audio, frames)
             media_s += audio.duration_s
         if started:
             for chunk in await asyncio.to_thread(encoder.close):
                 await self._emit(chunk)
         return media_s
 
+    async def _encode_sentence(self, encoder, audio: TTSAudio, frames) -> None:
+        """Encode a sentence's frames; a stream of frame chunks is encoded as it arrives."""
+        spf = audio.sample_rate // self.pipe._fps
+        if isinstance(frames, np.ndarray):
+            frames = _single(frames)
+        done = 0
+        async for part in frames:
+            pcm = audio.pcm[done * spf : (done + len(part)) * spf]
+            t = time.perf_counter()
+            chunks = await asyncio.to_thread(encoder.encode, part, pcm)
+            self.timings.add("encode", time.perf_counter() - t)
+            done += len(part)
+            for chunk in chunks:
+                await self._emit(chunk)
+
     async def _emit(self, chunk: MediaChunk) -> None:
         if chunk.kind == "fragment" and "first_media" not in self.timings.seconds:
             self.timings.add("first_media", time.perf_counter() - self.t0)
         await self.out.put(chunk)
+
+
+async def _single(frames: np.ndarray) -> AsyncIterator[np.ndarray]:
+    yield frames

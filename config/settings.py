@@ -89,6 +89,8 @@ class AvatarSettings(_Section):
     name: str | None = Field(None, description="Prepared avatar pack name (wav2lip).")
     size: int = Field(384, ge=256, le=512, description="Sprite frame width and height (px).")
     fps: int = Field(25, description="Video frame rate; Wav2Lip is trained at 25.")
+    seed: int = Field(0, description="Varies when the sprite avatar blinks and glances.")
+    palette: Literal["default", "night"] = Field("default", description="Sprite colour scheme.")
     mouth_smoothing: float = Field(
         0.5, ge=0.0, lt=1.0, description="Exponential smoothing of the mouth opening per frame."
     )
@@ -99,6 +101,32 @@ class AvatarSettings(_Section):
         if v != 25:
             raise ValueError("only 25 fps is supported (audio rates divide evenly by it)")
         return v
+
+
+class LipSyncSettings(_Section):
+    model: str = Field(
+        "wav2lip", description="Registry name of the Wav2Lip ONNX model in models_dir."
+    )
+    precision: Literal["fp32", "int8"] = Field(
+        "fp32", description="fp32, or int8 (static QDQ, made by `avatar-chat models quantize`)."
+    )
+    providers: list[str] | None = Field(
+        None, description="ONNX Runtime execution providers; None: CUDA if available, else CPU."
+    )
+    intra_op_threads: int | None = Field(
+        None, ge=1, description="Threads per inference call; None lets ONNX Runtime decide."
+    )
+    max_batch_size: int = Field(
+        16, ge=1, le=512, description="Frames gathered across sessions into one inference call."
+    )
+    batch_wait_timeout_s: float = Field(
+        0.01, ge=0, le=1, description="How long a batch waits to fill before running."
+    )
+    chunk_frames: int = Field(
+        8, ge=1, le=250, description="Frames per streamed chunk of a sentence (first ones early)."
+    )
+    max_side: int = Field(1024, ge=128, description="Avatar inputs are downscaled to this side.")
+    max_frames: int = Field(250, ge=1, description="Frames read from an avatar video.")
 
 
 class EncoderSettings(_Section):
@@ -145,6 +173,7 @@ class Settings(_Section):
     tts: TTSSettings = Field(default_factory=TTSSettings)
     avatar: AvatarSettings = Field(default_factory=AvatarSettings)
     encoder: EncoderSettings = Field(default_factory=EncoderSettings)
+    lipsync: LipSyncSettings = Field(default_factory=LipSyncSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     models_dir: Path = Field(
         Path("~/.cache/avatar-chat/models").expanduser(),

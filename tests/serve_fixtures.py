@@ -11,7 +11,7 @@ from collections.abc import Iterator
 DEFAULT_ARGS = {
     "tts": {"engine": "espeak"},
     "avatar": {"size": 256},
-    "server": {"resume_grace_s": 5, "session_num_cpus": 0.01},
+    "server": {"resume_grace_s": 3, "session_num_cpus": 0.01, "max_sessions": 6},
 }
 
 

@@ -1,0 +1,123 @@
+"""Bad input on the socket gets a clear error event and the session stays usable."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+
+import pytest
+import websockets
+
+from tests.ws_client import ChatClient
+
+pytestmark = pytest.mark.integration
+
+
+async def still_usable(c: ChatClient) -> None:
+    await c.send({"type": "ping"})
+    got = await c.until("pong", timeout=10)
+    assert got.events[-1] == {"type": "pong"}
+
+
+async def next_error(c: ChatClient) -> dict:
+    return (await c.until("error", timeout=10)).events[-1]
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("{not json", "bad_json"),
+        ("[1, 2, 3]", "bad_message"),
+        ('{"text": "no type"}', "bad_message"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"type": "text"}', "bad_text"),
+        ('{"type": "text", "text": 42}', "bad_text"),
+        ('{"type": "text", "text": "   "}', "empty_text"),
+        (json.dumps({"type": "text", "text": "word " * 1000}), "text_too_long"),
+        (b"\x01\x02\x03", "bad_audio"),
+        (b"\x00\x00" * 320, "voice_unavailable"),
+    ],
+)
+async def test_bad_message_gets_an_error_and_the_session_stays_usable(app_url, raw, code):
+    async with ChatClient(app_url) as c:
+        await c.send(raw)
+        error = await next_error(c)
+        assert error["code"] == code and error["message"]
+        await still_usable(c)
+
+
+async def test_a_bad_message_does_not_lose_the_conversation(app_url):
+    async with ChatClient(app_url) as c:
+        await c.ask("First.")
+        await c.send("{broken")
+        turn = await c.until("turn_end")
+        assert any(e["type"] == "error" and e["code"] == "bad_json" for e in turn.events)
+        await c.ask("Second.")
+        await c.until("turn_end")
+
+
+async def test_oversized_message_closes_with_1009_and_server_stays_healthy(app_url):
+    async with ChatClient(app_url) as c:
+        await c.send(b"\x00" * (1024 * 1024 + 2))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await c.recv(timeout=10)
+        assert closed.value.rcvd.code == 1009
+    with urllib.request.urlopen(app_url + "/healthz", timeout=10) as r:
+        assert json.loads(r.read())["ok"] is True
+    async with ChatClient(app_url) as c:
+        await still_usable(c)
+
+
+async def test_flood_is_rate_limited_then_recovers(app_url):
+    async with ChatClient(app_url) as c:
+        for _ in range(200):
+            await c.send({"type": "ping"})
+        got = await c.drain(quiet_s=1.0)
+        codes = [r.event.get("code") for r in got if r.event and r.event["type"] == "error"]
+        pongs = [r for r in got if r.event and r.event["type"] == "pong"]
+        assert "rate_limited" in codes
+        assert 0 < len(pongs) < 200
+        await asyncio.sleep(1.0)
+        await still_usable(c)
+
+
+async def test_text_during_a_reply_is_queued_then_refused_when_full(app_url):
+    async with ChatClient(app_url) as c:
+        await c.ask("One. " * 10)
+        await c.ask("Two.")
+        await c.ask("Three.")
+        first = await c.until("turn_end")
+        busy = [e for e in first.events if e["type"] == "error"]
+        assert busy and busy[0]["code"] == "busy"
+        second = await c.until("turn_end")
+        assert second.of_type("turn_start")[0]["text"] == "Two."
+        assert c.hello["session_id"]
+
+
+def _sessions(app_url: str) -> int:
+    with urllib.request.urlopen(app_url + "/healthz", timeout=10) as r:
+        return json.loads(r.read())["sessions"]
+
+
+async def test_capacity_refuses_new_sessions_without_evicting(app_url):
+    deadline = time.monotonic() + 30
+    while _sessions(app_url) and time.monotonic() < deadline:  # earlier tests' sessions expire
+        await asyncio.sleep(0.5)
+    assert _sessions(app_url) == 0
+    clients = [ChatClient(app_url) for _ in range(6)]
+    await asyncio.gather(*(c.__aenter__() for c in clients))
+    try:
+        url = app_url.replace("http://", "ws://") + "/ws"
+        async with websockets.connect(url) as ws:
+            error = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            assert error["type"] == "error" and error["code"] == "capacity"
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd.code == 1013
+        for c in clients:  # nobody was evicted
+            await still_usable(c)
+    finally:
+        await asyncio.gather(*(c.__aexit__(None, None, None) for c in clients))
