@@ -19,6 +19,11 @@ import numpy as np
 from actors.messages import MediaChunk, Sentence, StageTimings, TTSAudio, pad_to_frames
 from actors.text import SentenceSplitter
 
+# The first sentence of a turn leaves in small fragments so the first frames reach the
+# client after encoding a handful of frames, not the whole sentence; later sentences are
+# encoded while earlier ones play, so one fragment each keeps keyframes (and bytes) few.
+FIRST_SENTENCE_CHUNKS = (5, 20)
+
 SpeakFn = Callable[[Sentence], Awaitable[TTSAudio]]
 # An animator returns all frames of a sentence, or an async iterator of frame chunks that
 # are encoded as they arrive (so the first frames leave before the sentence is done).
@@ -185,18 +190,18 @@ class _TurnRun:
                 started = True
             s = audio.sentence
             await self.out.put(SentenceStarted(s, media_s, audio.duration_s, audio.engine))
-            await self._encode_sentence(encoder, audio, frames)
+            await self._encode_sentence(encoder, audio, frames, first=media_s == 0)
             media_s += audio.duration_s
         if started:
             for chunk in await asyncio.to_thread(encoder.close):
                 await self._emit(chunk)
         return media_s
 
-    async def _encode_sentence(self, encoder, audio: TTSAudio, frames) -> None:
+    async def _encode_sentence(self, encoder, audio: TTSAudio, frames, *, first: bool) -> None:
         """Encode a sentence's frames; a stream of frame chunks is encoded as it arrives."""
         spf = audio.sample_rate // self.pipe._fps
         if isinstance(frames, np.ndarray):
-            frames = _single(frames)
+            frames = _split(frames, FIRST_SENTENCE_CHUNKS if first else ())
         done = 0
         async for part in frames:
             pcm = audio.pcm[done * spf : (done + len(part)) * spf]
@@ -213,5 +218,14 @@ class _TurnRun:
         await self.out.put(chunk)
 
 
-async def _single(frames: np.ndarray) -> AsyncIterator[np.ndarray]:
-    yield frames
+async def _split(frames: np.ndarray, sizes: tuple[int, ...]) -> AsyncIterator[np.ndarray]:
+    """Chunks of ``sizes`` frames, then 25-frame chunks; with no sizes, all frames at once."""
+    if not sizes:
+        yield frames
+        return
+    at = 0
+    for size in (*sizes, *([25] * (len(frames) // 25 + 1))):
+        if at >= len(frames):
+            return
+        yield frames[at : at + size]
+        at += size
