@@ -53,6 +53,8 @@ class Conversation:
         self._turn_task: asyncio.Task | None = None
         self._turn_id: str | None = None
         self._turns = 0
+        self._last_turn: str | None = None
+        self._playback_end = 0.0  # when the client will have played the media sent so far
         self.last_activity = time.monotonic()
 
     @property
@@ -62,6 +64,11 @@ class Conversation:
     @property
     def busy(self) -> bool:
         return self._turn_task is not None and not self._turn_task.done()
+
+    @property
+    def talking(self) -> bool:
+        """A reply is being produced, or the client is still playing one."""
+        return self.busy or time.monotonic() < self._playback_end
 
     def put(self, item: Outgoing) -> None:
         self.outbox.put_nowait(item)
@@ -90,8 +97,14 @@ class Conversation:
         self.last_activity = time.monotonic()
         task, turn_id = self._turn_task, self._turn_id
         if task is None or task.done() or turn_id is None:
+            if time.monotonic() < self._playback_end and self._last_turn:
+                # Everything is sent but still playing: the client flushes what it queued.
+                self._playback_end = 0.0
+                self.put({"type": "interrupted", "turn_id": self._last_turn, "reason": reason})
+                return self._last_turn
             return None
         self._turn_id = None
+        self._playback_end = 0.0
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         self._purge(turn_id)
@@ -120,7 +133,7 @@ class Conversation:
     async def _run_waiting(self) -> None:
         while self._waiting:
             turn_id, text = self._waiting.popleft()
-            self._turn_id = turn_id
+            self._turn_id = self._last_turn = turn_id
             try:
                 await self._run_turn(turn_id, text)
             finally:
@@ -131,6 +144,7 @@ class Conversation:
         self.put({"type": "turn_start", "turn_id": turn_id, "text": text})
         log.info("session=%s turn=%s started (%d chars)", self.session_id, turn_id, len(text))
         source = self._llm.stream(text, self.history)
+        first_media: float | None = None
         try:
             async for ev in self._pipeline.run(source, turn_id=turn_id):
                 if isinstance(ev, MediaChunk):
@@ -138,6 +152,8 @@ class Conversation:
                 elif isinstance(ev, ReplyDelta):
                     self.put({"type": "reply_delta", "turn_id": turn_id, "text": ev.text})
                 elif isinstance(ev, SentenceStarted):
+                    first_media = first_media or time.monotonic()
+                    self._playback_end = first_media + ev.start_s + ev.duration_s
                     self.put(_sentence_event(turn_id, ev))
                 elif isinstance(ev, TurnFailed):
                     self.error(ev.code, ev.message, turn_id)

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 
+import numpy as np
 import ray
 
 from actors.conversation import Conversation, Outgoing
@@ -30,8 +31,11 @@ _DETACHED = object()
 class DeploymentStages:
     """Turn stages backed by Serve deployment handles; audio travels as object refs."""
 
-    def __init__(self, *, tts, avatar, settings: Settings, avatar_info: dict) -> None:
+    def __init__(
+        self, *, tts, avatar, settings: Settings, avatar_info: dict, session_id: str = ""
+    ) -> None:
         self._tts, self._avatar, self._settings, self._info = tts, avatar, settings, avatar_info
+        self._session_id = session_id
         self._audio_refs: dict[int, ray.ObjectRef] = {}
 
     async def speak(self, sentence: Sentence) -> TTSAudio:
@@ -43,6 +47,11 @@ class DeploymentStages:
         # The replica gets the TTS result by reference: no second upload of the samples.
         ref = self._audio_refs.pop(id(audio.sentence), None)
         n_samples = len(audio.pcm)
+        if self._info.get("streaming"):  # Wav2Lip: chunks are encoded as they arrive
+            stream = self._avatar.options(stream=True).talking.remote(
+                ref or audio, first_frame, n_samples, self._session_id
+            )
+            return _FrameStream(stream)
         return await self._avatar.talking.remote(ref or audio, first_frame, n_samples)
 
     def encoder(self) -> FragmentedMP4Encoder:
@@ -72,6 +81,40 @@ class DeploymentStages:
         )
 
 
+class _FrameStream:
+    """A sentence's frame chunks streamed from the Avatar replica.
+
+    Leaving the loop early, or dropping the stream unread (a cancelled turn), cancels the
+    replica's remaining work for that sentence.
+    """
+
+    def __init__(self, response) -> None:
+        self._response = response
+        self._finished = False
+
+    def __aiter__(self):
+        return self._chunks()
+
+    async def _chunks(self):
+        try:
+            async for chunk in self._response:
+                yield chunk
+            self._finished = True
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self._finished:
+            self._finished = True
+            try:
+                self._response.cancel()
+            except Exception:  # best effort: the request may be gone already
+                log.debug("cancelling a frame stream failed", exc_info=True)
+
+    def __del__(self) -> None:
+        self.close()
+
+
 @ray.remote
 class SessionActor:
     """Client messages -> events and media for one user (history, turns, cancellation)."""
@@ -81,7 +124,11 @@ class SessionActor:
         self.session_id = session_id
         self.info = info
         stages = DeploymentStages(
-            tts=handles["tts"], avatar=handles["avatar"], settings=self.settings, avatar_info=info
+            tts=handles["tts"],
+            avatar=handles["avatar"],
+            settings=self.settings,
+            avatar_info=info,
+            session_id=session_id,
         )
         from serve_app.metrics import record_turn
 
@@ -93,6 +140,17 @@ class SessionActor:
             max_queued=self.settings.server.max_queued_turns,
             on_turn_end=record_turn,
         )
+        self.asr = handles.get("asr")
+        self.voice = None
+        if self.asr is not None and self.settings.vad.enabled:
+            from actors.voice import VoiceInput
+
+            self.voice = VoiceInput(
+                conversation=self.conv,
+                transcribe=lambda pcm, rate: self.asr.transcribe.remote(pcm, rate),
+                settings=self.settings.vad,
+                max_chars=self.settings.text.max_input_chars,
+            )
         self._conn = 0
         self._attached = False
         self._detached_at = time.monotonic()
@@ -117,7 +175,7 @@ class SessionActor:
             "resumed": resumed,
             "history": self.conv.history.messages if resumed else [],
             "avatar": self.info,
-            "voice_input": {"available": False, "reason": "speech input is not configured"},
+            "voice_input": await self._voice_status(),
             "llm": {"offline": s.llm.offline, "model": "echo" if s.llm.offline else s.llm.model},
             "conn": self._conn,
         }
@@ -140,6 +198,22 @@ class SessionActor:
             await self.conv.interrupt("disconnected")
             self.conv.put(_DETACHED)
 
+    async def _voice_status(self) -> dict:
+        if self.voice is None:
+            return {"available": False, "reason": "voice input is disabled on this server"}
+        try:
+            status = await self.asr.status.remote()
+        except Exception as exc:  # the ASR pool is down: text keeps working
+            return {"available": False, "reason": f"speech recognition is down: {exc}"}
+        return {"available": status["available"], "reason": status["reason"]}
+
+    async def audio(self, data: bytes) -> None:
+        """Microphone PCM16LE mono 16 kHz (whole samples; the ingress checks framing)."""
+        if self.voice is None:
+            self.conv.error("voice_unavailable", "voice input is disabled on this server")
+            return
+        await self.voice.feed(np.frombuffer(data, dtype="<i2"))
+
     async def text(self, text: str) -> str | None:
         return self.conv.submit_text(text)
 
@@ -157,6 +231,8 @@ class SessionActor:
             return
         self._ended = True
         log.info("session=%s ended (%s)", self.session_id, reason)
+        if self.voice is not None:
+            await self.voice.close()
         await self.conv.close()
         self.conv.put(_DETACHED)
 

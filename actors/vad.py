@@ -158,6 +158,22 @@ class SileroVAD:
         return self._confirmed
 
     @property
+    def speech_run_ms(self) -> float:
+        """How long the current stretch of speech has lasted so far (0 outside speech).
+
+        Unlike ``SpeechStarted`` (which waits for ``min_speech_ms``), this lets a caller
+        react to shorter sustained speech, e.g. barge-in while the avatar is talking.
+        """
+        if self._onset is None or not self._in_speech:
+            return 0.0
+        return (self._last_speech_end - self._trigger) * 1000 / self.sample_rate
+
+    @property
+    def stream_s(self) -> float:
+        """Seconds of audio scored so far."""
+        return self._scored / self.sample_rate
+
+    @property
     def buffered_samples(self) -> int:
         """Samples held in memory (pending plus kept audio)."""
         return len(self._pending) + sum(len(w) for w in self._kept)

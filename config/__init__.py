@@ -2,6 +2,7 @@
 
 from config.settings import (
     ENV_OVERRIDES,
+    ASRSettings,
     AvatarSettings,
     EncoderSettings,
     LipSyncSettings,
@@ -10,9 +11,11 @@ from config.settings import (
     Settings,
     TextSettings,
     TTSSettings,
+    VADSettings,
 )
 
 __all__ = [
+    "ASRSettings",
     "ENV_OVERRIDES",
     "AvatarSettings",
     "EncoderSettings",
@@ -22,4 +25,5 @@ __all__ = [
     "Settings",
     "TTSSettings",
     "TextSettings",
+    "VADSettings",
 ]

@@ -135,6 +135,51 @@ class EncoderSettings(_Section):
     audio_bitrate: int = Field(64000, ge=16000, description="AAC bit rate (bit/s).")
 
 
+class VADSettings(_Section):
+    enabled: bool = Field(True, description="Detect speech in microphone audio (Silero VAD).")
+    threshold: float = Field(0.5, gt=0, lt=1, description="Speech probability that starts speech.")
+    neg_threshold: float | None = Field(
+        None, gt=0, lt=1, description="Probability below which speech ends (None: threshold-0.15)."
+    )
+    min_speech_ms: int = Field(
+        250, ge=0, description="Speech shorter than this is ignored as a blip."
+    )
+    min_silence_ms: int = Field(
+        500, ge=0, description="Silence that ends an utterance (endpointing)."
+    )
+    pre_roll_ms: int = Field(300, ge=0, description="Audio kept before speech onset for ASR.")
+    max_utterance_s: float = Field(
+        30.0, gt=1, description="Longer continuous speech is cut into utterances here."
+    )
+    barge_in: bool = Field(
+        True,
+        description="Speech while the avatar talks interrupts it (like the interrupt message).",
+    )
+    barge_in_ms: int = Field(
+        96, ge=32, description="Sustained speech needed to interrupt the avatar."
+    )
+
+
+class ASRSettings(_Section):
+    model: str = Field(
+        "base",
+        description="faster-whisper model name (downloaded on first use) or local model dir.",
+    )
+    worker: str = Field(
+        "actors.asr:WhisperASR", description="Import path of the ASR worker class (tests swap it)."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: CUDA float16 when a GPU is present, else CPU int8."
+    )
+    compute_type: str | None = Field(None, description="CTranslate2 compute type (None: auto).")
+    language: str | None = Field("en", description="Spoken language; None detects it.")
+    beam_size: int = Field(1, ge=1, le=10, description="Beam width; 1 is fastest.")
+    cpu_threads: int = Field(0, ge=0, description="CPU threads per replica (0: library default).")
+    local_files_only: bool = Field(
+        False, description="Never download: use only models already in models_dir."
+    )
+
+
 class ServerSettings(_Section):
     max_sessions: int = Field(
         16, ge=1, description="Sessions admitted at once; more are refused (close code 1013)."
@@ -149,7 +194,7 @@ class ServerSettings(_Section):
         1 << 20, ge=1024, description="Largest client message; larger closes the socket (1009)."
     )
     max_messages_per_s: float = Field(
-        50.0, gt=0, description="Client message rate limit per session (audio included)."
+        100.0, gt=0, description="Client message rate limit per session (audio included)."
     )
     pipeline_depth: int = Field(
         3, ge=1, le=16, description="Sentences synthesised and animated ahead of playback."
@@ -174,6 +219,8 @@ class Settings(_Section):
     avatar: AvatarSettings = Field(default_factory=AvatarSettings)
     encoder: EncoderSettings = Field(default_factory=EncoderSettings)
     lipsync: LipSyncSettings = Field(default_factory=LipSyncSettings)
+    vad: VADSettings = Field(default_factory=VADSettings)
+    asr: ASRSettings = Field(default_factory=ASRSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     models_dir: Path = Field(
         Path("~/.cache/avatar-chat/models").expanduser(),

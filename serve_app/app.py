@@ -7,8 +7,10 @@ import logging
 from ray.serve import Application
 
 from config import Settings
-from serve_app.deployments import AvatarDeployment, TTSDeployment
+from serve_app.deployments import TTSDeployment
 from serve_app.ingress import Ingress
+from serve_app.lipsync import avatar_deployment
+from serve_app.speech import ASRDeployment
 
 log = logging.getLogger("avatar_chat.app")
 
@@ -29,8 +31,9 @@ def build_app(args: dict | None = None) -> Application:
         settings.avatar.kind,
     )
     tts = TTSDeployment.bind(data)
-    avatar = AvatarDeployment.bind(data)
-    return Ingress.bind(data, tts, avatar)
+    avatar = avatar_deployment(settings)  # Wav2Lip + LipSync, or the sprite (with a note)
+    asr = ASRDeployment.bind(data) if settings.vad.enabled else None
+    return Ingress.bind(data, tts, avatar, asr)
 
 
 def _llm_label(settings: Settings) -> str:

@@ -132,7 +132,7 @@ class Connection:
 
     async def _on_audio(self, data: bytes) -> None:
         check_audio(data)
-        raise ProtocolError("voice_unavailable", "speech input is not available on this server")
+        await self.actor.audio.remote(data)
 
     async def _pump(self, conn: int) -> None:
         """Session output -> socket; the bytes are copied only here, at the last hop."""

@@ -32,10 +32,12 @@ log = logging.getLogger("avatar_chat.ingress")
 class Ingress:
     """HTTP and WebSocket front door; relays each socket to its SessionActor."""
 
-    def __init__(self, settings: dict, tts, avatar) -> None:
+    def __init__(self, settings: dict, tts, avatar, asr=None) -> None:
         self.settings = Settings.model_validate(settings)
         self.settings_dict = settings
         self.handles = {"tts": tts, "avatar": avatar}
+        if asr is not None:
+            self.handles["asr"] = asr
         self._avatar_info: dict | None = None
         self._idle_clip: bytes | None = None
         self._idle_lock = asyncio.Lock()

@@ -12,6 +12,8 @@ DEFAULT_ARGS = {
     "tts": {"engine": "espeak"},
     "avatar": {"size": 256},
     "server": {"resume_grace_s": 3, "session_num_cpus": 0.01, "max_sessions": 6},
+    # Voice tests need meaningful transcripts: a scripted ASR (tests/fakes/fake_asr.py).
+    "asr": {"worker": "tests.fakes.fake_asr:ScriptedASR", "model": "What is the weather like?"},
 }
 
 
@@ -21,28 +23,59 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_serve_port: int | None = None  # HTTP port of the Serve instance this process started
+
+
 @contextlib.contextmanager
-def running_app(args: dict | None = None, *, num_cpus: int = 4) -> Iterator[str]:
-    """Yield the base URL (``http://127.0.0.1:PORT``) of a running app; shut all down after."""
+def running_app(
+    args: dict | None = None,
+    *,
+    num_cpus: int = 4,
+    name: str = "avatar-chat",
+    route_prefix: str = "/",
+) -> Iterator[str]:
+    """Yield the base URL (``http://127.0.0.1:PORT[/prefix]``) of a running app.
+
+    The first call in a process starts Ray and Serve and shuts both down afterwards. Ray
+    can be initialised only once at a time per process, so a call made while another app
+    runs (e.g. a test module's own app beside the session-wide ``app_url``) deploys its app
+    on the same Ray and Serve under its own ``name`` and ``route_prefix`` and deletes only
+    that app afterwards.
+    """
+    global _serve_port
     import ray
     from ray import serve
 
     from serve_app.app import build_app
 
-    port = free_port()
-    ray.init(
-        num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False
-    )
+    owner = not ray.is_initialized()
+    if owner:
+        ray.init(
+            num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False
+        )
+    elif _serve_port is None:
+        raise RuntimeError("Ray is running but was not started by running_app: no Serve port")
+    elif name in serve.status().applications:
+        raise ValueError(f"an application named {name!r} is already running: pick another name")
     try:
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        serve.run(build_app(_merge(DEFAULT_ARGS, args or {})), name="avatar-chat", route_prefix="/")
-        base = f"http://127.0.0.1:{port}"
+        if owner:
+            port = free_port()
+            serve.start(http_options={"host": "127.0.0.1", "port": port})
+            _serve_port = port
+        app = build_app(_merge(DEFAULT_ARGS, args or {}))
+        serve.run(app, name=name, route_prefix=route_prefix)
+        base = f"http://127.0.0.1:{_serve_port}{route_prefix.rstrip('/')}"
         _wait_healthy(base)
         yield base
     finally:
-        with contextlib.suppress(Exception):
-            serve.shutdown()
-        ray.shutdown()
+        if owner:
+            _serve_port = None
+            with contextlib.suppress(Exception):
+                serve.shutdown()
+            ray.shutdown()
+        else:
+            with contextlib.suppress(Exception):
+                serve.delete(name)
 
 
 def _wait_healthy(base: str, timeout_s: float = 60.0) -> None:

@@ -37,7 +37,6 @@ async def next_error(c: ChatClient) -> dict:
         ('{"type": "text", "text": "   "}', "empty_text"),
         (json.dumps({"type": "text", "text": "word " * 1000}), "text_too_long"),
         (b"\x01\x02\x03", "bad_audio"),
-        (b"\x00\x00" * 320, "voice_unavailable"),
     ],
 )
 async def test_bad_message_gets_an_error_and_the_session_stays_usable(app_url, raw, code):

@@ -1,0 +1,216 @@
+"""The Wav2Lip path on Serve: the batched ``LipSync`` model pool and the streaming Avatar stage.
+
+``LipSync`` replicas hold the ONNX model; ``@serve.batch`` gathers frames from all sessions
+into one inference call. Its ``max_batch_size`` counts FRAMES, not requests: a request
+carries ``k`` frames (one chunk of one sentence, ``lipsync.chunk_frames``) and Serve's
+``batch_size_fn`` sums them, so ``lipsync.max_batch_size`` means "frames per inference
+call". A request larger than that is split before it is queued (Serve would refuse it).
+Requests wait while the model is busy and enter the batch queue together when it is free:
+Serve closes a batch after ``batch_wait_timeout_s`` even while the previous call still runs,
+so without this gate the frames arriving during a call would form many small batches.
+
+``Wav2LipAvatarDeployment`` (deployment name "Avatar", so serve_config.yaml's Avatar entry
+applies to whichever avatar is configured) computes mel windows and face inputs, sends
+each chunk to LipSync with a few chunks in flight, pastes the mouths back and streams
+frame chunks out as they are done: the first frames leave before the sentence is finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import numpy as np
+from ray import serve
+from ray.serve import Application
+
+from actors.avatar.lipsync import Wav2LipAvatar, make_runner, model_path, unavailable_reason
+from actors.messages import TTSAudio, pad_to_frames
+from config import AvatarSettings, LipSyncSettings, Settings
+from serve_app.deployments import AvatarDeployment
+
+log = logging.getLogger("avatar_chat.lipsync")
+CHUNKS_AHEAD = 3  # chunks of one sentence in flight: the batcher sees several at once
+
+
+@dataclass(frozen=True, slots=True)
+class LipSyncRequest:
+    """``k`` frames of one sentence; ``source`` names the session (for batch statistics)."""
+
+    mel: np.ndarray
+    faces: np.ndarray
+    source: str = ""
+
+    def __len__(self) -> int:
+        return int(self.mel.shape[0])
+
+
+def _frames_in(requests: list[LipSyncRequest]) -> int:
+    return sum(len(r) for r in requests)
+
+
+@serve.deployment(name="LipSync", ray_actor_options={"num_cpus": 1}, max_ongoing_requests=64)
+class LipSync:
+    """``mel [k,1,80,16] + faces [k,6,96,96] -> mouths [k,3,96,96]``, batched across sessions."""
+
+    def __init__(self, settings: dict) -> None:
+        s = Settings.model_validate(settings)
+        self._base = s.lipsync
+        self._runner = make_runner(s)
+        self.model_path = model_path(s)
+        self._frames_hist: Counter[int] = Counter()
+        self._requests_hist: Counter[int] = Counter()
+        self._mixed = 0
+        self._model_free = asyncio.Event()
+        self._model_free.set()
+        self._configure(s.lipsync)
+        log.info("LipSync: %s on %s", self.model_path.name, self._runner.providers)
+
+    def _configure(self, ls: LipSyncSettings) -> None:
+        self._max_frames = ls.max_batch_size
+        self._run_batch.set_max_batch_size(ls.max_batch_size)
+        self._run_batch.set_batch_wait_timeout_s(ls.batch_wait_timeout_s)
+
+    def reconfigure(self, user_config: dict) -> None:
+        """Hot settings: ``max_batch_size`` (frames per call) and ``batch_wait_timeout_s``."""
+        tuned = LipSyncSettings.model_validate({**self._base.model_dump(), **(user_config or {})})
+        self._configure(tuned)
+
+    async def infer(self, mel: np.ndarray, faces: np.ndarray, source: str = "") -> np.ndarray:
+        """One session's ``k`` frames; they share inference calls with other sessions' frames."""
+        mel = np.asarray(mel, np.float32)
+        faces = np.asarray(faces, np.float32)
+        # Checked here, per request: a bad request inside a batch would fail its neighbours.
+        if mel.ndim != 4 or mel.shape[1:] != (1, 80, 16):
+            raise ValueError(f"mel must be [k, 1, 80, 16], got {mel.shape}")
+        if faces.shape != (len(mel), 6, 96, 96):
+            raise ValueError(f"faces must be [{len(mel)}, 6, 96, 96], got {faces.shape}")
+        if len(mel) == 0:
+            return np.zeros((0, 3, 96, 96), np.float32)
+        await self._model_free.wait()
+        step = self._max_frames
+        parts = [
+            self._run_batch(LipSyncRequest(mel[i : i + step], faces[i : i + step], source))
+            for i in range(0, len(mel), step)
+        ]
+        return np.concatenate(await asyncio.gather(*parts))
+
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01, batch_size_fn=_frames_in)
+    async def _run_batch(self, requests: list[LipSyncRequest]) -> list[np.ndarray]:
+        mel = np.concatenate([r.mel for r in requests])
+        faces = np.concatenate([r.faces for r in requests])
+        self._model_free.clear()
+        try:  # in a thread: the loop keeps taking requests meanwhile
+            out = await asyncio.to_thread(self._runner.infer, mel, faces)
+        finally:
+            self._model_free.set()
+        self._frames_hist[len(mel)] += 1
+        self._requests_hist[len(requests)] += 1
+        self._mixed += len({r.source for r in requests}) > 1
+        bounds = np.cumsum([len(r) for r in requests])[:-1]
+        return np.split(out, bounds)
+
+    def stats(self) -> dict:
+        """Batches run so far: histograms of frames and requests per call, and mixed batches."""
+        return {
+            "batches": sum(self._frames_hist.values()),
+            "frames_per_batch": dict(self._frames_hist),
+            "requests_per_batch": dict(self._requests_hist),
+            "mixed_batches": self._mixed,
+            "max_batch_size": self._max_frames,
+            "providers": list(self._runner.providers),
+        }
+
+    def reset_stats(self) -> None:
+        self._frames_hist.clear()
+        self._requests_hist.clear()
+        self._mixed = 0
+
+    async def ready(self) -> bool:
+        return True
+
+
+@serve.deployment(name="Avatar", ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=16)
+class Wav2LipAvatarDeployment:
+    """``TTSAudio -> frame chunks``, streamed: mel, faces and paste-back; inference in LipSync."""
+
+    def __init__(self, settings: dict, lipsync, *, chunks_ahead: int = CHUNKS_AHEAD) -> None:
+        if chunks_ahead < 1:
+            raise ValueError(f"chunks_ahead must be >= 1, got {chunks_ahead}")
+        s = Settings.model_validate(settings)
+        self._avatar = Wav2LipAvatar.load(s.avatars_dir, s.avatar.name, fps=s.avatar.fps)
+        self._precision = s.lipsync.precision
+        self._lipsync = lipsync
+        self._chunk = s.lipsync.chunk_frames
+        self._ahead = chunks_ahead
+
+    def reconfigure(self, user_config: dict) -> None:
+        # The Avatar entry of serve_config.yaml is shared with the sprite (mouth_smoothing):
+        # validated, but nothing in it changes a Wav2Lip avatar.
+        AvatarSettings.model_validate(user_config or {})
+
+    def info(self) -> dict:
+        a = self._avatar
+        return {
+            "kind": a.kind,
+            "width": a.width,
+            "height": a.height,
+            "fps": a.fps,
+            "note": a.note,
+            "streaming": True,
+            "name": a.pack.name,
+            "precision": self._precision,
+        }
+
+    async def idle(self, n_frames: int, first_frame: int = 0) -> np.ndarray:
+        return self._avatar.idle(n_frames, first_frame=first_frame)  # a cheap array slice
+
+    async def talking(
+        self, audio: TTSAudio, first_frame: int, n_samples: int, source: str = ""
+    ) -> AsyncIterator[np.ndarray]:
+        """Frames of ``audio`` padded to ``n_samples``, in chunks of ``chunk_frames``, in order."""
+        pcm = audio.pcm
+        if len(pcm) < n_samples:
+            pcm = np.concatenate([pcm, np.zeros(n_samples - len(pcm), pcm.dtype)])
+        pcm = pad_to_frames(pcm, audio.sample_rate, self._avatar.fps)
+        mel = await asyncio.to_thread(self._avatar.mel_inputs, pcm, audio.sample_rate)
+        pending: deque[asyncio.Task] = deque()
+        try:
+            for start in range(0, len(mel), self._chunk):
+                part = mel[start : start + self._chunk]
+                pending.append(
+                    asyncio.create_task(self._chunk_frames(part, first_frame + start, source))
+                )
+                if len(pending) >= self._ahead:
+                    yield await pending.popleft()
+            while pending:
+                yield await pending.popleft()
+        finally:  # the consumer left (barge-in): drop the chunks still being made
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _chunk_frames(self, mel: np.ndarray, first: int, source: str) -> np.ndarray:
+        faces = await asyncio.to_thread(self._avatar.face_inputs, first, len(mel))
+        mouths = await self._lipsync.infer.remote(mel, faces, source)
+        return await asyncio.to_thread(self._avatar.compose, mouths, first)
+
+    async def ready(self) -> bool:
+        return True
+
+
+def avatar_deployment(settings: Settings) -> Application:
+    """The bound Avatar stage: Wav2Lip (+ LipSync) when configured and available, else sprite.
+
+    The sprite's ``info()["note"]`` then says why (``actors.local.make_avatar`` sets it).
+    """
+    data = settings.model_dump(mode="json", exclude={"llm": {"api_key"}})
+    if settings.avatar.kind == "wav2lip":
+        reason = unavailable_reason(settings)
+        if reason is None:
+            return Wav2LipAvatarDeployment.bind(data, LipSync.bind(data))
+        log.warning("%s", reason)
+    return AvatarDeployment.bind(data)

@@ -1,0 +1,81 @@
+"""Voice input over the socket: VAD in the session, the ASR deployment, barge-in."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+
+from tests.fakes.speech import speech_with_silence
+from tests.ws_client import ChatClient
+
+pytestmark = pytest.mark.integration
+CHUNK = 640  # 20 ms of PCM16 at 16 kHz
+
+
+@pytest.fixture(scope="module")
+def question_pcm() -> np.ndarray:
+    pcm, _ = speech_with_silence(["What is the weather like today?"], [0.3, 1.0])
+    return pcm
+
+
+async def stream(c: ChatClient, pcm: np.ndarray, *, realtime: bool = False) -> None:
+    data = pcm.astype("<i2").tobytes()
+    for at in range(0, len(data), CHUNK * 2):
+        await c.send(data[at : at + CHUNK * 2])
+        await asyncio.sleep(0.02 if realtime else 0.004)
+
+
+async def test_session_reports_voice_input_available(app_url):
+    async with ChatClient(app_url) as c:
+        assert c.hello["voice_input"]["available"] is True
+
+
+async def test_a_spoken_question_gets_a_transcript_and_a_reply(app_url, question_pcm):
+    async with ChatClient(app_url) as c:
+        await stream(c, question_pcm)
+        turn = await c.until("turn_end", timeout=60)
+    kinds = [e["type"] for e in turn.events]
+    assert kinds.index("speech_started") < kinds.index("transcript") < kinds.index("turn_start")
+    transcript = turn.of_type("transcript")[0]
+    assert transcript["text"] == "What is the weather like?"
+    assert 0.2 < transcript["start_s"] < transcript["end_s"]
+    assert turn.of_type("turn_start")[0]["text"] == "What is the weather like?"
+    assert len(turn.media) >= 2
+
+
+async def test_speaking_while_the_avatar_talks_interrupts_it(app_url, question_pcm):
+    long_text = " ".join(f"Here is sentence number {i} of a long reply." for i in range(10))
+    async with ChatClient(app_url) as c:
+        await c.ask(long_text)
+        turn = await c.until("sentence")
+        while not any(r.is_media and r.header["kind"] == "fragment" for r in turn.items):
+            turn.items.append(await c.recv())
+        turn_id = turn.events[0]["turn_id"]
+        silence = np.zeros(16000 // 2, np.int16)
+        await stream(c, np.concatenate([silence, question_pcm]), realtime=True)
+        got = await c.until("turn_end", timeout=60)
+        events = got.events
+        interrupted = [e for e in events if e["type"] == "interrupted"]
+        assert interrupted and interrupted[0]["turn_id"] == turn_id
+        assert interrupted[0]["reason"] == "barge_in"
+        idx = got.items.index(next(r for r in got.items if r.event is interrupted[0]))
+        assert not any(r.is_media and r.header["turn_id"] == turn_id for r in got.items[idx:])
+        # the spoken question then gets its own reply
+        assert got.of_type("turn_end")[0]["turn_id"] != turn_id
+
+
+async def test_long_silence_starts_no_turn_and_the_session_stays_usable(app_url):
+    async with ChatClient(app_url) as c:
+        second = np.zeros(16000, np.int16).tobytes()
+        t0 = time.monotonic()
+        for _ in range(120):  # two minutes of silence, one-second messages
+            await c.send(second)
+            await asyncio.sleep(0.011)
+        got = await c.drain(quiet_s=1.0)
+        assert not [r for r in got if r.event and r.event["type"] != "pong"]
+        assert time.monotonic() - t0 < 60
+        await c.ask("Still there?")
+        await c.until("turn_end")
