@@ -1,0 +1,46 @@
+"""The real faster-whisper path through the ASR Serve deployment, with a tiny random model."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from tests.fakes.speech import speech_with_silence
+from tests.fakes.tiny_whisper import build_tiny_whisper
+from tests.serve_fixtures import running_app
+from tests.ws_client import ChatClient
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def whisper_app(app_url, tmp_path_factory):
+    """A second app on the same Ray and Serve, its ASR loading the tiny model directory."""
+    model_dir = build_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper"))
+    args = {"asr": {"worker": "actors.asr:WhisperASR", "model": str(model_dir), "beam_size": 1}}
+    with running_app(args, name="whisper", route_prefix="/whisper") as base:
+        yield base
+
+
+async def test_tiny_whisper_transcribes_through_the_deployment(whisper_app):
+    pcm, _ = speech_with_silence(["Hello, can you hear me?"], [0.3, 1.0])
+    async with ChatClient(whisper_app) as c:
+        for _ in range(60):  # the model loads in the background after the replica starts
+            if c.hello["voice_input"]["available"]:
+                break
+            await asyncio.sleep(1.0)
+            await c.__aexit__(None, None, None)
+            await c.__aenter__()
+        assert c.hello["voice_input"]["available"], c.hello["voice_input"]
+        data = pcm.astype("<i2").tobytes()
+        for at in range(0, len(data), 1280):
+            await c.send(data[at : at + 1280])
+            await asyncio.sleep(0.004)
+        await c.send(np.zeros(16000, np.int16).tobytes())  # trailing silence ends the utterance
+        got = await c.until("transcript", timeout=60)
+    transcript = got.of_type("transcript")[0]
+    assert isinstance(transcript["text"], str)  # random weights: the words mean nothing
+    assert transcript["language"] and transcript["asr_s"] > 0
+    assert transcript["end_s"] > transcript["start_s"] > 0
