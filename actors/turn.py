@@ -138,6 +138,8 @@ class _TurnRun:
                 await self.out.put(failure)
             await self.out.put(TurnDone("".join(text_parts), media_s, self.timings))
         finally:
+            if hasattr(deltas, "aclose"):  # releases the LLM's HTTP stream at once on interrupt
+                await deltas.aclose()
             for t in [*tasks, deliver]:
                 t.cancel()
             await asyncio.gather(*tasks, deliver, return_exceptions=True)
