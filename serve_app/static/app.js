@@ -1,0 +1,388 @@
+// avatar-chat web client: wires the socket, the talking-video player and the page together.
+// Turn bookkeeping lives here; window.avatarChat exposes a read-only view of it for tests.
+
+import { TalkingPlayer } from './player.js';
+import { ChatSocket } from './socket.js';
+import { showLatency, showStatus, Transcript, toast } from './ui.js';
+
+const SESSION_KEY = 'avatar-chat.session';
+const REJECTED_TEXT = new Set(['busy', 'empty_text', 'text_too_long', 'bad_text']);
+const $ = (id) => document.getElementById(id);
+
+const talkVideo = $('talk-video');
+const idleVideo = $('idle-video');
+const input = $('message');
+const interruptButton = $('interrupt');
+const transcript = new Transcript($('transcript'));
+
+const state = {
+  status: 'connecting',
+  sessionId: sessionStorage.getItem(SESSION_KEY),
+  connected: false, // socket open and the `session` event received
+  everConnected: false,
+  retryInMs: null,
+};
+const turns = new Map(); // turnId -> turn record, oldest first
+const pendingSends = []; // texts sent, waiting for their turn_start: {text, sentAt, body}
+const statusLog = [];
+let lastTurn = null;
+
+function wsUrl() {
+  const url = new URL('ws', window.location.href);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  if (state.sessionId) url.searchParams.set('session', state.sessionId);
+  return url.toString();
+}
+
+function isActive(turn) {
+  return !(turn.serverDone && turn.playDone);
+}
+
+function computeStatus() {
+  if (!state.connected) return state.everConnected ? 'offline' : 'connecting';
+  if (player.speaking) return 'speaking';
+  if (pendingSends.length > 0 || [...turns.values()].some(isActive)) return 'thinking';
+  return 'listening';
+}
+
+function refresh() {
+  const status = computeStatus();
+  if (status !== state.status) {
+    state.status = status;
+    statusLog.push({ status, at: Math.round(performance.now()) });
+  }
+  let detail = '';
+  if (status === 'offline' && state.retryInMs != null) {
+    detail = `reconnecting in ${(state.retryInMs / 1000).toFixed(1)} s`;
+  }
+  showStatus(status, detail);
+  interruptButton.disabled = !(status === 'thinking' || status === 'speaking');
+}
+
+// ---- turns -------------------------------------------------------------------------------
+
+function startTurn(event) {
+  const send = pendingSends.shift();
+  const turn = {
+    turnId: event.turn_id,
+    userText: event.text,
+    replyText: '',
+    sentAt: send ? send.sentAt : performance.now(),
+    firstAudioMs: null,
+    firstFrameMs: null,
+    timings: null,
+    mediaS: null,
+    captions: [], // {seq, text, start, end} from `sentence` events
+    captionsShown: [],
+    decodedFrames: 0,
+    outcome: null, // ended | interrupted | failed | no-media
+    serverDone: false,
+    playDone: false,
+    replyBody: null,
+  };
+  // The reply goes right under its question, above texts still waiting for their turn.
+  const question = send ? send.body : transcript.add('user', event.text); // e.g. queued pre-reconnect
+  transcript.settle(question);
+  turn.replyBody = transcript.add('assistant', '', { pending: true, after: question });
+  turns.set(turn.turnId, turn);
+  lastTurn = turn;
+}
+
+function stopTurn(turn, note) {
+  player.abort(turn.turnId);
+  turn.serverDone = true;
+  turn.playDone = true;
+  turn.outcome = 'interrupted';
+  transcript.note(turn.replyBody, note, 'cut');
+}
+
+function interrupt() {
+  for (const turn of turns.values()) if (isActive(turn)) stopTurn(turn, 'interrupted');
+  clearCaption();
+  socket.send({ type: 'interrupt' });
+  refresh();
+}
+
+function sendText() {
+  const text = input.value.trim();
+  if (!text) return;
+  if (!state.connected) {
+    toast('Not connected yet; your message is kept, try again in a moment.', { kind: 'info' });
+    return;
+  }
+  // A send is a user gesture: a good moment to lift a sound block.
+  if (talkVideo.muted && player.currentTurnId) player.enableSound();
+  const body = transcript.add('user', text, { pending: true });
+  pendingSends.push({ text, sentAt: performance.now(), body });
+  socket.send({ type: 'text', text });
+  input.value = '';
+  refresh();
+}
+
+// ---- captions ----------------------------------------------------------------------------
+
+let captionText = '';
+let captionLoop = false;
+function setCaption(text) {
+  if (text === captionText) return;
+  captionText = text;
+  $('captions').textContent = text;
+  $('captions').classList.toggle('shown', Boolean(text));
+}
+
+function clearCaption() {
+  setCaption('');
+}
+
+function startCaptions() {
+  if (captionLoop) return;
+  captionLoop = true;
+  requestAnimationFrame(captionTick);
+}
+
+/** Show the sentence being spoken at the talking video's current time, once per frame. */
+function captionTick() {
+  const turn = turns.get(player.currentTurnId);
+  if (turn && player.speaking) {
+    const t = talkVideo.currentTime;
+    let caption = null;
+    for (const c of turn.captions) if (c.start <= t + 0.05) caption = c;
+    if (caption) {
+      setCaption(caption.text);
+      const shown = turn.captionsShown;
+      if (shown[shown.length - 1] !== caption.text) shown.push(caption.text);
+    }
+    requestAnimationFrame(captionTick);
+  } else {
+    captionLoop = false;
+    clearCaption();
+  }
+}
+
+// ---- events from the server --------------------------------------------------------------
+
+function onSession(event) {
+  state.sessionId = event.session_id;
+  sessionStorage.setItem(SESSION_KEY, event.session_id);
+  state.connected = true;
+  state.everConnected = true;
+  state.retryInMs = null;
+  socket.markHealthy();
+  if (event.resumed) {
+    transcript.clear();
+    for (const m of event.history || []) transcript.add(m.role, m.content);
+  }
+  const avatar = event.avatar || {};
+  if (avatar.width && avatar.height) {
+    $('stage').style.setProperty('--avatar-aspect', `${avatar.width} / ${avatar.height}`);
+  }
+  $('avatar-note').textContent = avatar.note || '';
+  $('avatar-note').hidden = !avatar.note;
+  const llm = event.llm || {};
+  $('llm-badge').hidden = !llm.offline;
+  $('model-name').textContent = llm.offline ? '' : llm.model || '';
+  const voice = event.voice_input || {};
+  const mic = $('mic');
+  mic.title = voice.available
+    ? 'Voice input is not in this client yet'
+    : `Voice input unavailable: ${voice.reason || 'not configured'}`;
+  mic.setAttribute('aria-label', `Microphone (${mic.title})`);
+  $('mic-wrap').title = mic.title;
+}
+
+function onEvent(event) {
+  const turn = event.turn_id ? turns.get(event.turn_id) : undefined;
+  const cut = turn && turn.outcome === 'interrupted';
+  switch (event.type) {
+    case 'session':
+      onSession(event);
+      break;
+    case 'turn_start':
+      startTurn(event);
+      break;
+    case 'reply_delta':
+      if (!turn || cut) break;
+      turn.replyText += event.text;
+      turn.replyBody.textContent = turn.replyText;
+      transcript.scroll();
+      break;
+    case 'sentence':
+      if (!turn || cut) break;
+      turn.captions.push({
+        seq: event.seq,
+        text: event.text,
+        start: event.start_s,
+        end: event.start_s + event.duration_s,
+      });
+      break;
+    case 'turn_end':
+      if (!turn) break;
+      turn.timings = event.timings || null;
+      turn.mediaS = event.media_s;
+      turn.serverDone = true;
+      if (!cut) {
+        turn.replyText = event.text;
+        turn.replyBody.textContent = event.text;
+        transcript.settle(turn.replyBody);
+        if (!player.complete(turn.turnId)) {
+          turn.playDone = true; // nothing to play (empty reply or every sentence failed)
+          turn.outcome = 'no-media';
+        }
+      }
+      showLatency(turn);
+      break;
+    case 'interrupted':
+      if (turn && !cut) stopTurn(turn, 'interrupted');
+      else if (!turn && event.reason !== 'disconnected') {
+        // Cut before its turn_start reached us (the server drops a cut turn's events).
+        const send = pendingSends.shift();
+        if (send) transcript.note(send.body, 'interrupted', 'cut');
+      }
+      break;
+    case 'error':
+      onError(event, turn);
+      break;
+    case 'pong':
+      break;
+    default:
+      console.debug('avatar-chat: unknown event', event);
+  }
+  refresh();
+}
+
+function onError(event, turn) {
+  if (event.code === 'session_expired') {
+    sessionStorage.removeItem(SESSION_KEY);
+    state.sessionId = null;
+    toast('The previous conversation has expired; starting a new one.', { kind: 'info' });
+    if (transcript.list.children.length > 0) transcript.divider('new conversation');
+    return;
+  }
+  toast(event.message ? `${event.message} (${event.code})` : event.code);
+  if (REJECTED_TEXT.has(event.code) && !event.turn_id) {
+    // A refusal answers a text at once, while accepted texts wait for their turn_start:
+    // so it belongs to the newest pending text (or to the one it names).
+    let i = pendingSends.findLastIndex((s) => s.text === event.text);
+    if (i < 0) i = pendingSends.length - 1;
+    if (i >= 0) {
+      const [send] = pendingSends.splice(i, 1);
+      transcript.note(send.body, `not sent: ${event.code}`, 'rejected');
+    }
+  }
+  // `internal` ends a turn without turn_end; let what already arrived play out.
+  if (event.code === 'internal' && turn && !turn.serverDone) {
+    turn.serverDone = true;
+    turn.outcome = 'failed';
+    transcript.note(turn.replyBody, 'failed');
+    if (!player.complete(turn.turnId)) turn.playDone = true;
+  }
+}
+
+function onMedia(header, payload) {
+  player.push(header, payload);
+}
+
+function onSocketState(socketState, info = {}) {
+  if (socketState === 'closed') {
+    state.connected = false;
+    state.retryInMs = info.retryInMs ?? null;
+    // The server cancels a running turn when its connection drops; stop it here too.
+    for (const turn of turns.values()) if (!turn.serverDone) stopTurn(turn, 'connection lost');
+    for (const send of pendingSends.splice(0)) transcript.note(send.body, 'connection lost');
+  } else if (socketState === 'connecting') {
+    state.retryInMs = null;
+  }
+  refresh();
+}
+
+// ---- wiring ------------------------------------------------------------------------------
+
+const player = new TalkingPlayer(talkVideo, {
+  onPlaying(turnId) {
+    const turn = turns.get(turnId);
+    if (turn && turn.firstAudioMs == null) turn.firstAudioMs = performance.now() - turn.sentAt;
+    refresh();
+    if (player.speaking) startCaptions(); // again after a stall
+  },
+  onStall() {
+    refresh();
+  },
+  onFirstFrame(turnId) {
+    const turn = turns.get(turnId);
+    if (turn && turn.firstFrameMs == null) {
+      turn.firstFrameMs = performance.now() - turn.sentAt;
+      if (turn.firstAudioMs == null && !talkVideo.paused) turn.firstAudioMs = turn.firstFrameMs;
+      showLatency(turn);
+    }
+    refresh();
+    startCaptions();
+  },
+  onTurnDone(turnId, how, decodedFrames) {
+    const turn = turns.get(turnId);
+    if (turn) {
+      turn.playDone = true;
+      turn.outcome = turn.outcome || how;
+      turn.decodedFrames = Math.max(turn.decodedFrames, decodedFrames || 0);
+      if (turn === lastTurn) showLatency(turn);
+    }
+    clearCaption();
+    refresh();
+  },
+  onSoundBlocked(blocked) {
+    $('sound-hint').hidden = !blocked;
+  },
+  onError(message) {
+    toast(message);
+  },
+});
+
+const socket = new ChatSocket({ url: wsUrl, onEvent, onMedia, onState: onSocketState });
+
+$('composer').addEventListener('submit', (e) => {
+  e.preventDefault();
+  sendText();
+});
+interruptButton.addEventListener('click', interrupt);
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && !interruptButton.disabled) interrupt();
+});
+$('sound-hint').addEventListener('click', () => player.enableSound());
+idleVideo.addEventListener('error', () => $('stage').classList.add('no-idle'));
+idleVideo.play().catch(() => {}); // muted autoplay is always allowed; this covers slow starts
+
+window.avatarChat = Object.freeze({
+  get status() {
+    return state.status;
+  },
+  get sessionId() {
+    return state.sessionId;
+  },
+  get connected() {
+    return state.connected;
+  },
+  get statusLog() {
+    return statusLog.map((s) => ({ ...s }));
+  },
+  get turns() {
+    return [...turns.values()].map((t) => ({
+      turnId: t.turnId,
+      userText: t.userText,
+      replyText: t.replyText,
+      firstAudioMs: t.firstAudioMs,
+      firstFrameMs: t.firstFrameMs,
+      timings: t.timings ? { ...t.timings } : null,
+      mediaS: t.mediaS,
+      captions: t.captions.map((c) => c.text),
+      captionsShown: [...t.captionsShown],
+      decodedFrames: t.decodedFrames,
+      outcome: t.outcome,
+    }));
+  },
+  get currentTurnId() {
+    return player.currentTurnId;
+  },
+  decodedFrames: () => player.decodedFrames(),
+});
+
+refresh();
+socket.start();

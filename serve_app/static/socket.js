@@ -1,0 +1,116 @@
+// The chat WebSocket: JSON events, binary media frames, reconnect with backoff.
+// Binary frame layout (docs/protocol.md): [u32 BE header length][JSON header][payload].
+
+const decoder = new TextDecoder();
+
+/** Split one binary message into its JSON header and payload bytes (null if malformed). */
+export function parseMediaFrame(buffer) {
+  if (buffer.byteLength < 4) return null;
+  const headerLength = new DataView(buffer).getUint32(0, false);
+  if (4 + headerLength > buffer.byteLength) return null;
+  try {
+    const header = JSON.parse(decoder.decode(new Uint8Array(buffer, 4, headerLength)));
+    return { header, payload: new Uint8Array(buffer, 4 + headerLength) };
+  } catch {
+    return null;
+  }
+}
+
+/** Delay before reconnect attempt `attempt` (0, 1, …): doubling, capped, with a little jitter. */
+export function backoffMs(attempt, { baseMs = 250, maxMs = 5000 } = {}) {
+  const delay = Math.min(maxMs, baseMs * 2 ** attempt);
+  return Math.round(delay * (0.85 + 0.15 * Math.random()));
+}
+
+export class ChatSocket {
+  /**
+   * @param {object} opts
+   * @param {() => string} opts.url          builds the URL for each attempt (resume id may change)
+   * @param {(event: object) => void} opts.onEvent
+   * @param {(header: object, payload: Uint8Array) => void} opts.onMedia
+   * @param {(state: string, info?: object) => void} opts.onState  connecting | open | closed
+   */
+  constructor({ url, onEvent, onMedia, onState, pingEveryMs = 20000 }) {
+    this.url = url;
+    this.onEvent = onEvent;
+    this.onMedia = onMedia;
+    this.onState = onState;
+    this.pingEveryMs = pingEveryMs;
+    this.ws = null;
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.pingTimer = null;
+    this.stopped = false;
+  }
+
+  get isOpen() {
+    return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  start() {
+    this.stopped = false;
+    this._connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    if (this.ws) this.ws.close(1000, 'client closed');
+  }
+
+  /** The server accepted us (a `session` event arrived): later drops start backoff afresh. */
+  markHealthy() {
+    this.attempt = 0;
+  }
+
+  send(message) {
+    if (!this.isOpen) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  _connect() {
+    clearTimeout(this.retryTimer);
+    this.onState('connecting');
+    const ws = new WebSocket(this.url());
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      this.onState('open');
+      clearInterval(this.pingTimer);
+      this.pingTimer = setInterval(() => this.send({ type: 'ping' }), this.pingEveryMs);
+    };
+    ws.onmessage = (msg) => {
+      if (this.ws !== ws) return;
+      if (typeof msg.data === 'string') {
+        let event;
+        try {
+          event = JSON.parse(msg.data);
+        } catch {
+          console.warn('avatar-chat: unparsable event', msg.data);
+          return;
+        }
+        this.onEvent(event);
+      } else {
+        const frame = parseMediaFrame(msg.data);
+        if (frame) this.onMedia(frame.header, frame.payload);
+        else console.warn('avatar-chat: malformed media frame', msg.data.byteLength);
+      }
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      clearInterval(this.pingTimer);
+      this.ws = null;
+      if (this.stopped) {
+        this.onState('closed', { code: ev.code, retryInMs: null });
+        return;
+      }
+      const retryInMs = backoffMs(this.attempt++);
+      this.onState('closed', { code: ev.code, reason: ev.reason, retryInMs });
+      this.retryTimer = setTimeout(() => this._connect(), retryInMs);
+    };
+    // onerror is always followed by onclose, which does the bookkeeping.
+    ws.onerror = () => {};
+  }
+}

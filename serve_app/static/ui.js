@@ -1,0 +1,115 @@
+// DOM helpers: transcript entries, toasts, status line, latency readout.
+
+const $ = (id) => document.getElementById(id);
+
+/** The transcript panel: user messages and the avatar's streaming replies. */
+export class Transcript {
+  constructor(list) {
+    this.list = list;
+  }
+
+  clear() {
+    this.list.replaceChildren();
+  }
+
+  /** Add a message (at the end or after another); returns its text element to grow. */
+  add(role, text, { pending = false, after = null } = {}) {
+    const item = document.createElement('li');
+    item.className = `msg ${role === 'user' ? 'user' : 'assistant'}`;
+    if (pending) item.classList.add('pending');
+    const who = document.createElement('span');
+    who.className = 'who';
+    who.textContent = role === 'user' ? 'You' : 'Avatar';
+    const body = document.createElement('p');
+    body.className = 'text';
+    body.textContent = text;
+    item.append(who, body);
+    if (after && this.list.contains(after)) after.closest('.msg').after(item);
+    else this.list.append(item);
+    this.scroll();
+    return body;
+  }
+
+  /** Mark an entry with a short note, e.g. "interrupted" or "not sent: busy". */
+  note(body, text, kind = '') {
+    const item = body.closest('.msg');
+    item.classList.remove('pending');
+    if (kind) item.classList.add(kind);
+    let note = item.querySelector('.note');
+    if (!note) {
+      note = document.createElement('span');
+      note.className = 'note';
+      item.append(note);
+    }
+    note.textContent = text;
+  }
+
+  /** A thin separator line, e.g. where a new conversation begins. */
+  divider(text) {
+    const item = document.createElement('li');
+    item.className = 'divider';
+    item.textContent = text;
+    this.list.append(item);
+    this.scroll();
+  }
+
+  settle(body) {
+    body.closest('.msg').classList.remove('pending');
+  }
+
+  scroll() {
+    this.list.scrollTop = this.list.scrollHeight;
+  }
+}
+
+/** Brief, unobtrusive notices (errors) in a corner; each fades after a few seconds. */
+export function toast(message, { kind = 'error', ms = 6000 } = {}) {
+  const box = $('toasts');
+  const el = document.createElement('div');
+  el.className = `toast ${kind}`;
+  el.textContent = message;
+  box.append(el);
+  while (box.children.length > 4) box.firstElementChild.remove();
+  setTimeout(() => {
+    el.classList.add('leaving');
+    setTimeout(() => el.remove(), 400);
+  }, ms);
+}
+
+const STATUS_TEXT = {
+  connecting: 'connecting…',
+  listening: 'listening',
+  thinking: 'thinking…',
+  speaking: 'speaking',
+  offline: 'offline',
+};
+
+export function showStatus(status, detail = '') {
+  const el = $('status');
+  el.dataset.status = status;
+  $('status-text').textContent = detail ? `${STATUS_TEXT[status]} — ${detail}` : STATUS_TEXT[status];
+}
+
+const ms = (v) => (v == null ? '–' : `${Math.round(v)} ms`);
+const sec = (v) => (typeof v === 'number' ? `${v.toFixed(2)} s` : '–');
+
+/** The latency line of the latest turn: measured here, plus the server's own timings. */
+export function showLatency(turn) {
+  const el = $('latency');
+  if (!turn) {
+    el.hidden = true;
+    return;
+  }
+  el.hidden = false;
+  $('lat-audio').textContent = ms(turn.firstAudioMs);
+  $('lat-frame').textContent = ms(turn.firstFrameMs);
+  const t = turn.timings;
+  $('lat-server').textContent = t
+    ? `text ${sec(t.first_text)} · media ${sec(t.first_media)} · total ${sec(t.total)}`
+    : '–';
+  $('lat-server').title = t
+    ? Object.entries(t)
+        .map(([k, v]) => `${k}: ${sec(v)}`)
+        .join('\n')
+    : '';
+}
