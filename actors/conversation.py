@@ -49,7 +49,7 @@ class Conversation:
         self._pipeline = pipeline
         self._max_queued = max_queued
         self._on_turn_end = on_turn_end
-        self._waiting: deque[tuple[str, str]] = deque()
+        self._waiting: deque[tuple[str, str, str | None]] = deque()
         self._turn_task: asyncio.Task | None = None
         self._turn_id: str | None = None
         self._turns = 0
@@ -73,21 +73,30 @@ class Conversation:
     def put(self, item: Outgoing) -> None:
         self.outbox.put_nowait(item)
 
-    def error(self, code: str, message: str, turn_id: str | None = None) -> None:
+    def error(
+        self, code: str, message: str, turn_id: str | None = None, client_id: str | None = None
+    ) -> None:
         event = {"type": "error", "code": code, "message": message}
         if turn_id:
             event["turn_id"] = turn_id
+        if client_id:
+            event["id"] = client_id
         self.put(event)
 
-    def submit_text(self, text: str) -> str | None:
-        """Start a turn for ``text`` (already validated), or queue it; returns its turn id."""
+    def submit_text(self, text: str, client_id: str | None = None) -> str | None:
+        """Start a turn for ``text`` (already validated), or queue it; returns its turn id.
+
+        ``client_id`` (the client's optional message id) is echoed in the turn's
+        ``turn_start`` or in the ``busy`` refusal, so a client knows which text it was.
+        """
         self.last_activity = time.monotonic()
         if self.busy and len(self._waiting) >= self._max_queued:
-            self.error("busy", "a reply is running and the queue is full; interrupt it first")
+            msg = "a reply is running and the queue is full; interrupt it first"
+            self.error("busy", msg, client_id=client_id)
             return None
         self._turns += 1
         turn_id = f"t{self._turns}"
-        self._waiting.append((turn_id, text))
+        self._waiting.append((turn_id, text, client_id))
         if not self.busy:
             self._turn_task = asyncio.create_task(self._run_waiting())
         return turn_id
@@ -132,16 +141,19 @@ class Conversation:
 
     async def _run_waiting(self) -> None:
         while self._waiting:
-            turn_id, text = self._waiting.popleft()
+            turn_id, text, client_id = self._waiting.popleft()
             self._turn_id = self._last_turn = turn_id
             try:
-                await self._run_turn(turn_id, text)
+                await self._run_turn(turn_id, text, client_id)
             finally:
                 self._turn_id = None
 
-    async def _run_turn(self, turn_id: str, text: str) -> None:
+    async def _run_turn(self, turn_id: str, text: str, client_id: str | None) -> None:
         t0 = time.perf_counter()
-        self.put({"type": "turn_start", "turn_id": turn_id, "text": text})
+        start = {"type": "turn_start", "turn_id": turn_id, "text": text}
+        if client_id:
+            start["id"] = client_id
+        self.put(start)
         log.info("session=%s turn=%s started (%d chars)", self.session_id, turn_id, len(text))
         source = self._llm.stream(text, self.history)
         first_media: float | None = None

@@ -214,8 +214,8 @@ class SessionActor:
             return
         await self.voice.feed(np.frombuffer(data, dtype="<i2"))
 
-    async def text(self, text: str) -> str | None:
-        return self.conv.submit_text(text)
+    async def text(self, text: str, client_id: str | None = None) -> str | None:
+        return self.conv.submit_text(text, client_id)
 
     async def interrupt(self) -> str | None:
         return await self.conv.interrupt("client")

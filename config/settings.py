@@ -238,6 +238,11 @@ class Settings(_Section):
         return cls.model_validate(data)
 
 
+    def with_overrides(self, overrides: dict[str, Any]) -> Settings:
+        """A validated copy with ``overrides`` on top: command-line flags beat the environment."""
+        return type(self).model_validate(_deep_merge(self.model_dump(), overrides))
+
+
 # Environment variable -> dotted settings path. Secrets come only from here.
 ENV_OVERRIDES: dict[str, str] = {
     "OPENAI_API_KEY": "llm.api_key",

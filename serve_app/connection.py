@@ -117,7 +117,7 @@ class Connection:
                 else:
                     await self._on_text(text or "")
             except ProtocolError as exc:
-                await self._error(exc.code, str(exc))
+                await self._error(exc.code, str(exc), exc.client_id)
 
     async def _on_text(self, raw: str) -> None:
         msg = parse_client_text(raw, max_chars=self.settings.text.max_input_chars)
@@ -128,7 +128,7 @@ class Connection:
                 self.cancelled.add(self.current_turn)
             await self.actor.interrupt.remote()
         else:
-            await self.actor.text.remote(msg.text)
+            await self.actor.text.remote(msg.text, msg.client_id)
 
     async def _on_audio(self, data: bytes) -> None:
         check_audio(data)
@@ -156,9 +156,12 @@ class Connection:
         except (WebSocketDisconnect, RuntimeError, ray.exceptions.RayActorError) as exc:
             log.info("event stream ended: %s", type(exc).__name__)
 
-    async def _error(self, code: str, message: str) -> None:
+    async def _error(self, code: str, message: str, client_id: str | None = None) -> None:
         record_client_error(code)
+        event = {"type": "error", "code": code, "message": message}
+        if client_id:
+            event["id"] = client_id
         try:
-            await self.ws.send_json({"type": "error", "code": code, "message": message})
+            await self.ws.send_json(event)
         except (WebSocketDisconnect, RuntimeError):
             pass

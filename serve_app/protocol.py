@@ -19,15 +19,17 @@ CLOSE_TOO_BIG = 1009
 class ProtocolError(ValueError):
     """A client message that breaks the protocol; ``code`` goes into the error event."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, client_id: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.client_id = client_id
 
 
 @dataclass(frozen=True, slots=True)
 class ClientMessage:
     type: str
     text: str = ""
+    client_id: str | None = None  # the client's optional "id", echoed in replies to it
 
 
 _TYPES = {"text", "interrupt", "ping"}
@@ -49,10 +51,14 @@ def parse_client_text(raw: str, *, max_chars: int) -> ClientMessage:
         raise ProtocolError("unknown_type", f"unknown message type {shown!r}")
     if kind != "text":
         return ClientMessage(kind)
+    client_id = data.get("id")
+    if client_id is not None and not (isinstance(client_id, str) and 0 < len(client_id) <= 64):
+        raise ProtocolError("bad_message", "'id' must be a string of 1 to 64 characters")
     try:
-        return ClientMessage("text", clean_text(data.get("text"), max_chars=max_chars))
+        text = clean_text(data.get("text"), max_chars=max_chars)
     except InputTextError as exc:
-        raise ProtocolError(exc.code, str(exc)) from None
+        raise ProtocolError(exc.code, str(exc), client_id) from None
+    return ClientMessage("text", text, client_id)
 
 
 def check_audio(data: bytes) -> None:

@@ -85,15 +85,17 @@ async def test_flood_is_rate_limited_then_recovers(app_url):
 
 async def test_text_during_a_reply_is_queued_then_refused_when_full(app_url):
     async with ChatClient(app_url) as c:
-        await c.ask("One. " * 10)
-        await c.ask("Two.")
-        await c.ask("Three.")
+        await c.send({"type": "text", "text": "One. " * 10, "id": "m1"})
+        await c.send({"type": "text", "text": "Two.", "id": "m2"})
+        await c.send({"type": "text", "text": "Three.", "id": "m3"})
+        await c.send({"type": "text", "text": "", "id": "m4"})
         first = await c.until("turn_end")
-        busy = [e for e in first.events if e["type"] == "error"]
-        assert busy and busy[0]["code"] == "busy"
+        assert first.of_type("turn_start")[0]["id"] == "m1"
+        errors = {e["id"]: e["code"] for e in first.events if e["type"] == "error"}
+        assert errors == {"m3": "busy", "m4": "empty_text"}
         second = await c.until("turn_end")
-        assert second.of_type("turn_start")[0]["text"] == "Two."
-        assert c.hello["session_id"]
+        start = second.of_type("turn_start")[0]
+        assert (start["text"], start["id"]) == ("Two.", "m2")
 
 
 def _sessions(app_url: str) -> int:

@@ -59,3 +59,11 @@ def test_invalid_values_name_the_field(overrides, field):
 def test_configuration_reference_is_current():
     committed = (ROOT / "docs" / "configuration.md").read_text()
     assert committed == render(), "run: python -m config.reference > docs/configuration.md"
+
+
+def test_command_line_overrides_beat_the_environment():
+    s = Settings.load(env={"AVATAR_CHAT_TTS_ENGINE": "edge"})
+    assert s.tts.engine == "edge"
+    assert s.with_overrides({"tts": {"engine": "espeak"}}).tts.engine == "espeak"
+    with pytest.raises(ValidationError, match="avatar.size"):
+        s.with_overrides({"avatar": {"size": 9}})

@@ -1,0 +1,166 @@
+"""Static int8 (QDQ) quantisation of the Wav2Lip ONNX model, calibrated on real inputs.
+
+Activation ranges come from what the model really sees: mel windows of espeak-ng speech
+(``actors.avatar.features``) and the face crop of a prepared portrait, masked and paired
+with itself as reference the way the lip-sync stage does (``prepare_face_input``). Weights
+are quantised per output channel. ``onnxruntime.quantization`` (which needs ``onnx``) is
+imported only when quantising.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+CALIBRATION_TEXT = (
+    "Hello! I am your talking avatar. Would you like to hear about the weather, the mountains "
+    "or the quiet blue ocean? Just ask me anything at all."
+)
+DEFAULT_FRAMES = 48
+
+
+def psnr(a: np.ndarray, b: np.ndarray, *, peak: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB of ``b`` against ``a`` (``inf`` when identical)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} and {b.shape}")
+    mse = float(np.mean((a - b) ** 2))
+    return float("inf") if mse == 0.0 else float(10.0 * np.log10(peak**2 / mse))
+
+
+def speech_windows(n_frames: int = DEFAULT_FRAMES, *, text: str = CALIBRATION_TEXT, fps=25):
+    """``[n_frames, 1, 80, 16]`` mel windows spread evenly over espeak-ng speaking ``text``."""
+    from actors.avatar.features import mel_windows, melspectrogram
+    from actors.espeak import EspeakTTS
+
+    if n_frames < 1:
+        raise ValueError(f"n_frames must be >= 1, got {n_frames}")
+    audio = EspeakTTS(sample_rate=16000).synthesize_blocking(text)
+    total = max(1, -(-len(audio.pcm) * fps // audio.sample_rate))
+    windows = mel_windows(melspectrogram(audio.pcm, audio.sample_rate), total, fps)
+    return windows[np.linspace(0, total - 1, n_frames).round().astype(int)]
+
+
+def face_windows(crops: np.ndarray, n_frames: int = DEFAULT_FRAMES) -> np.ndarray:
+    """``[n_frames, 6, 96, 96]`` face inputs cycling through RGB crops ``[N, 96, 96, 3]``."""
+    from actors.avatar.wav2lip import prepare_face_input
+
+    chosen = np.asarray(crops)[np.arange(n_frames) % len(crops)]
+    return prepare_face_input(chosen, chosen)  # the reference is the frame itself
+
+
+def portrait_crops(image: str | Path, *, models_dir: str | Path) -> np.ndarray:
+    """Face crops of a photo, found and cut as ``prepare_avatar`` does (into a throwaway pack)."""
+    from actors.avatar.prepare import prepare_avatar
+
+    with tempfile.TemporaryDirectory(prefix="avatar-chat-calibration-") as tmp:
+        pack = prepare_avatar(image, name="calibration", avatars_dir=tmp, models_dir=models_dir)
+    return pack.crops
+
+
+@lru_cache(maxsize=1)
+def _reader_class():
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Wav2LipCalibrationReader(CalibrationDataReader):
+        """Batches of ``{mel_name: [b,1,80,16], face_name: [b,6,96,96]}`` until exhausted."""
+
+        def __init__(self, mel, faces, names: tuple[str, str], batch_size: int):
+            self.mel, self.faces, self.names, self.batch_size = mel, faces, names, batch_size
+            self.start = 0
+
+        def get_next(self):
+            if self.start >= len(self.mel):
+                return None
+            part = slice(self.start, self.start + self.batch_size)
+            self.start += self.batch_size
+            return {self.names[0]: self.mel[part], self.names[1]: self.faces[part]}
+
+        def rewind(self):
+            self.start = 0
+
+    return Wav2LipCalibrationReader
+
+
+def _input_names(path: Path) -> tuple[str, str]:
+    from actors.avatar.wav2lip import Wav2LipRunner
+
+    runner = Wav2LipRunner(model_path=path, providers=["CPUExecutionProvider"])
+    by_shape = {tuple(i.shape[1:]): i.name for i in runner.session.get_inputs()}
+    return by_shape[(1, 80, 16)], by_shape[(6, 96, 96)]
+
+
+def _has_vnni() -> bool:
+    """Whether this x86 CPU has VNNI; without it ORT advises 7-bit weights (reduce_range)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.machine().lower() not in ("x86_64", "amd64")
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
+def quantize_wav2lip(
+    fp32_path: str | Path,
+    int8_path: str | Path,
+    mel: np.ndarray,
+    faces: np.ndarray,
+    *,
+    per_channel: bool = True,
+    reduce_range: bool | None = None,
+    batch_size: int = 8,
+) -> Path:
+    """Write the int8 QDQ model calibrated on ``mel``/``faces`` to ``int8_path`` (atomically).
+
+    ``reduce_range`` None: on for x86 CPUs without VNNI, where 8-bit products can saturate.
+    """
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quant_pre_process,
+        quantize_static,
+    )
+
+    fp32_path, int8_path = Path(fp32_path), Path(int8_path)
+    mel = np.ascontiguousarray(mel, dtype=np.float32)
+    faces = np.ascontiguousarray(faces, dtype=np.float32)
+    if len(mel) == 0 or len(mel) != len(faces) or batch_size < 1:
+        raise ValueError(f"need equal, non-empty mel/faces batches; got {len(mel)}, {len(faces)}")
+    names = _input_names(fp32_path)
+    reader = _reader_class()(mel, faces, names, batch_size)
+    int8_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".quantize-", dir=int8_path.parent) as work:
+        prepared, staged = Path(work) / "prepared.onnx", Path(work) / int8_path.name
+        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+        quantize_static(
+            str(prepared), str(staged), reader,
+            quant_format=QuantFormat.QDQ, per_channel=per_channel,
+            reduce_range=(not _has_vnni()) if reduce_range is None else reduce_range,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+        )  # fmt: skip
+        os.replace(staged, int8_path)
+    return int8_path
+
+
+def quantize_model(
+    name: str,
+    models_dir: str | Path,
+    *,
+    crops: np.ndarray,
+    n_frames: int = DEFAULT_FRAMES,
+    text: str = CALIBRATION_TEXT,
+) -> Path:
+    """Quantise registry model ``name`` (fp32 in ``models_dir``) to its ``_int8`` file."""
+    from models.registry import model_path, require_model
+
+    fp32 = require_model(name, models_dir)
+    mel = speech_windows(n_frames, text=text)
+    return quantize_wav2lip(
+        fp32, model_path(name, models_dir, precision="int8"), mel, face_windows(crops, n_frames)
+    )
