@@ -23,9 +23,15 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from actors.cli_assets import (
+    ASSET_COMMANDS,
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    add_asset_commands,
+    run_asset_command,
+)
+from actors.cli_assets import fail as _fail
 from actors.textclean import InputTextError, clean_text
-
-EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,49 +47,8 @@ def _parser() -> argparse.ArgumentParser:
         )
         c.add_argument("--size", type=int, help="avatar frame size in pixels (256-512)")
         c.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    _add_avatar_parser(sub)
-    _add_models_parser(sub)
+    add_asset_commands(sub)
     return p
-
-
-def _add_dirs(c: argparse.ArgumentParser, *, avatars: bool = False, models: bool = False) -> None:
-    if avatars:
-        c.add_argument("--avatars-dir", type=Path, help="avatar packs (default: config)")
-    if models:
-        c.add_argument("--models-dir", type=Path, help="model files (default: config)")
-
-
-def _add_avatar_parser(sub) -> None:
-    avatar = sub.add_parser("avatar", help="prepare and list photo/video avatars (Wav2Lip)")
-    cmds = avatar.add_subparsers(dest="avatar_command", required=True)
-    prepare = cmds.add_parser("prepare", help="find the face in a photo or video, save a pack")
-    prepare.add_argument("input", type=Path, help="PNG/JPEG photo or short MP4/WebM/MOV video")
-    prepare.add_argument("--name", required=True, help="pack name: letters, digits, - or _")
-    _add_dirs(prepare, avatars=True, models=True)
-    _add_dirs(cmds.add_parser("list", help="list prepared avatars"), avatars=True)
-
-
-def _add_models_parser(sub) -> None:
-    models = sub.add_parser("models", help="list, fetch and quantize models")
-    cmds = models.add_subparsers(dest="models_command", required=True)
-    _add_dirs(cmds.add_parser("list", help="registry models: file, present?, licence"), models=True)
-    fetch = cmds.add_parser("fetch", help="download or copy a model, verify and install it")
-    fetch.add_argument("name", help="registry name, e.g. wav2lip")
-    source = fetch.add_mutually_exclusive_group()
-    source.add_argument("--url", help="download from here instead of the registry URL")
-    source.add_argument("--from-file", type=Path, help="install this local file (.pth or .onnx)")
-    fetch.add_argument("--sha256", help="expected sha256 of the download (default: registry)")
-    fetch.add_argument("--no-verify", action="store_true", help="skip the sha256 check")
-    fetch.add_argument("--force", action="store_true", help="fetch again if already present")
-    fetch.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    _add_dirs(fetch, models=True)
-    quantize = cmds.add_parser("quantize", help="int8 (static QDQ) model, calibrated on a face")
-    quantize.add_argument("name", nargs="?", default="wav2lip", help="wav2lip or wav2lip_gan")
-    face = quantize.add_mutually_exclusive_group()
-    face.add_argument("--image", type=Path, help="face photo to calibrate on")
-    face.add_argument("--avatar", help="prepared avatar to calibrate on (default: config/first)")
-    quantize.add_argument("--frames", type=int, default=48, help="calibration frames (8-256)")
-    _add_dirs(quantize, avatars=True, models=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command in ("say", "ask"):
         return _render_command(args)
-    if args.command in ("avatar", "models"):
-        return _asset_command(args)
+    if args.command in ASSET_COMMANDS:
+        return run_asset_command(args)
     return EXIT_BAD_INPUT  # pragma: no cover - argparse enforces the choices
 
 
@@ -171,194 +136,6 @@ async def _render(args: argparse.Namespace, settings, text: str) -> int:
         f" first media after {st.get('first_media', 0):.2f} s)"
     )
     return EXIT_FAILED if errors else 0
-
-
-def _asset_command(args: argparse.Namespace) -> int:
-    """``avatar ...`` and ``models ...``: settings from config, directories from the flags."""
-    from config import Settings
-
-    try:
-        settings = Settings.load()
-        # Flags are set after loading: Settings.load lets the environment win over overrides.
-        for key in ("avatars_dir", "models_dir"):
-            if (value := getattr(args, key, None)) is not None:
-                setattr(settings, key, value.expanduser())
-    except ValidationError as exc:
-        return _fail(f"invalid settings: {exc}", EXIT_BAD_INPUT)
-    command = f"{args.command}_{getattr(args, args.command + '_command')}"
-    handler = {
-        "avatar_prepare": _avatar_prepare,
-        "avatar_list": _avatar_list,
-        "models_list": _models_list,
-        "models_fetch": _models_fetch,
-        "models_quantize": _models_quantize,
-    }[command]
-    try:
-        return handler(args, settings)
-    except KeyboardInterrupt:
-        return _fail("interrupted", EXIT_FAILED)
-
-
-def _avatar_prepare(args: argparse.Namespace, settings) -> int:
-    from actors.avatar.prepare import prepare_avatar, validate_name
-    from models.registry import ModelMissing, require_model
-
-    try:
-        validate_name(args.name)
-    except ValueError as exc:
-        return _fail(str(exc), EXIT_BAD_INPUT)
-    if not args.input.is_file():
-        return _fail(f"avatar input not found: {args.input}", EXIT_BAD_INPUT)
-    try:
-        require_model("face_detection_short_range", settings.models_dir)
-    except ModelMissing as exc:
-        return _fail(f"cannot detect faces: {exc}", EXIT_FAILED)
-    print(f"preparing avatar {args.name!r} from {args.input} ...", file=sys.stderr)
-    t0 = time.perf_counter()
-    try:
-        pack = prepare_avatar(
-            args.input,
-            name=args.name,
-            avatars_dir=settings.avatars_dir,
-            models_dir=settings.models_dir,
-            max_frames=settings.lipsync.max_frames,
-            max_side=settings.lipsync.max_side,
-        )
-    except ValueError as exc:  # NoFaceFoundError, UnreadableInputError, unsupported type
-        return _fail(f"cannot prepare an avatar from {args.input}: {exc}", EXIT_BAD_INPUT)
-    except OSError as exc:
-        return _fail(f"cannot save avatar {args.name!r} in {settings.avatars_dir}: {exc}", 1)
-    height, width = pack.frames.shape[1:3]
-    print(
-        f"prepared avatar {args.name!r}: {len(pack)} frames of {width}x{height} from "
-        f"{args.input.name} in {time.perf_counter() - t0:.1f} s"
-        f" -> {Path(settings.avatars_dir) / args.name}"
-    )
-    return 0
-
-
-def _avatar_list(args: argparse.Namespace, settings) -> int:
-    import json
-
-    root = Path(settings.avatars_dir)
-    packs = sorted(p for p in root.glob("*/meta.json") if not p.parent.name.startswith("."))
-    if not packs:
-        print(f"no avatars in {root}; make one with: avatar-chat avatar prepare PHOTO --name NAME")
-        return 0
-    print(f"avatars in {root}:")
-    for meta_path in packs:
-        try:
-            meta = json.loads(meta_path.read_text())
-            width, height = meta["size"]
-            about = (
-                f"{meta['frames']:>4} frames {width}x{height}  {meta['kind']} from "
-                f"{meta['source']}  {meta.get('created', '')}"
-            )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            about = f"damaged ({type(exc).__name__}): prepare it again"
-        print(f"  {meta_path.parent.name:<24} {about}")
-    return 0
-
-
-def _models_list(args: argparse.Namespace, settings) -> int:
-    from models.registry import REGISTRY, find_model
-
-    print(f"models in {settings.models_dir}:")
-    print(f"  {'name':<28} {'file':<34} {'present':<10} licence")
-    for spec in REGISTRY.values():
-        if spec.kind == "external":
-            file, present = "(faster-whisper's cache)", "n/a"
-        else:
-            found = find_model(spec.name, settings.models_dir)
-            file = spec.filename if spec.kind != "bundled" else "(inside faster-whisper)"
-            present = "yes" if found else "no"
-            if found and spec.kind == "pytorch":
-                has_int8 = find_model(spec.name, settings.models_dir, precision="int8")
-                present += "+int8" if has_int8 else ""
-        print(f"  {spec.name:<28} {file:<34} {present:<10} {spec.licence}")
-    return 0
-
-
-def _models_fetch(args: argparse.Namespace, settings) -> int:
-    from models.fetch import FetchError, fetch_model
-    from models.registry import get_spec, model_path
-
-    try:
-        spec = get_spec(args.name)
-    except KeyError as exc:
-        return _fail(str(exc.args[0]), EXIT_BAD_INPUT)
-    if not spec.fetchable:
-        return _fail(f"{spec.name} is not fetched by avatar-chat: {spec.notes}", EXIT_BAD_INPUT)
-    target = model_path(spec.name, settings.models_dir)
-    if target.is_file() and not args.force:
-        print(f"{spec.name} is already at {target} (--force fetches it again)")
-        return 0
-    source = args.from_file or args.url or spec.source_url()
-    if source is None:
-        return _fail(f"{spec.name} has no download URL: pass --url or --from-file", 2)
-    print(f"fetching {spec.name} from {source}; licence: {spec.licence}", file=sys.stderr)
-    try:
-        path = fetch_model(
-            spec.name,
-            settings.models_dir,
-            url=args.url,
-            from_file=args.from_file,
-            progress=not args.no_progress,
-            sha256=args.sha256,
-            verify=not args.no_verify,
-            force=args.force,
-        )
-    except (ValueError, FileNotFoundError) as exc:
-        return _fail(str(exc), EXIT_BAD_INPUT)
-    except (FetchError, OSError) as exc:
-        return _fail(str(exc), EXIT_FAILED)
-    print(f"installed {spec.name} at {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    return 0
-
-
-def _models_quantize(args: argparse.Namespace, settings) -> int:
-    from actors.avatar.prepare import AvatarPack
-    from models.quantize import portrait_crops, quantize_model
-    from models.registry import ModelMissing, get_spec, require_model
-
-    if args.name not in ("wav2lip", "wav2lip_gan") or not 8 <= args.frames <= 256:
-        return _fail("quantize takes wav2lip or wav2lip_gan and --frames 8-256", EXIT_BAD_INPUT)
-    try:
-        require_model(args.name, settings.models_dir)
-        if args.image:
-            require_model("face_detection_short_range", settings.models_dir)
-            crops = portrait_crops(args.image, models_dir=settings.models_dir)
-        else:
-            name = args.avatar or settings.avatar.name or _first_avatar(settings.avatars_dir)
-            if name is None:
-                return _fail("no avatar to calibrate on: pass --image PHOTO", EXIT_BAD_INPUT)
-            crops = AvatarPack.load(settings.avatars_dir, name).crops
-    except ModelMissing as exc:
-        return _fail(str(exc), EXIT_FAILED)
-    except (ValueError, FileNotFoundError) as exc:
-        return _fail(f"cannot calibrate on that face: {exc}", EXIT_BAD_INPUT)
-    print(f"quantizing {args.name} on {args.frames} frames ...", file=sys.stderr)
-    t0 = time.perf_counter()
-    try:
-        path = quantize_model(args.name, settings.models_dir, crops=crops, n_frames=args.frames)
-    except ImportError as exc:
-        hint = "pip install 'avatar-chat[tools]'"
-        return _fail(f"quantization needs onnx ({exc}): {hint}", EXIT_FAILED)
-    except (ValueError, RuntimeError, OSError) as exc:
-        return _fail(f"quantization failed: {exc}", EXIT_FAILED)
-    licence = get_spec(args.name).licence
-    print(f"wrote {path} in {time.perf_counter() - t0:.0f} s (int8 QDQ; licence: {licence})")
-    return 0
-
-
-def _first_avatar(avatars_dir: Path) -> str | None:
-    names = sorted(p.parent.name for p in Path(avatars_dir).glob("*/meta.json"))
-    return next((n for n in names if not n.startswith(".")), None)
-
-
-def _fail(message: str, code: int) -> int:
-    print(f"avatar-chat: {message}", file=sys.stderr)
-    return code
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import numpy as np
 import soxr
 
 from actors.messages import TTSAudio
-from actors.tts import clean_text, silence
+from actors.tts import silence, speakable_text
 
 # Constants from espeak-ng's speak_lib.h.
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -142,7 +142,7 @@ class EspeakTTS:
 
     def synthesize_blocking(self, text: str) -> TTSAudio:
         """The same as ``synthesize`` for callers already off the event loop."""
-        spoken = clean_text(text)
+        spoken = speakable_text(text)
         pcm = np.zeros(0, np.int16)
         if spoken:
             native, native_rate = _synthesize_native(spoken, self.voice, self.rate_wpm)

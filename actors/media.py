@@ -17,7 +17,6 @@ the next fragment or with ``close()``.
 from __future__ import annotations
 
 import io
-import struct
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -27,6 +26,16 @@ import numpy as np
 from av.video.frame import PictureType
 
 from actors.messages import MediaChunk, TTSAudio, samples_per_frame
+from actors.mp4boxes import codecs_of, iter_boxes, with_audio_edit_list
+
+__all__ = [
+    "AAC_PRIMING_SAMPLES",
+    "AAC_SAMPLE_RATES",
+    "X264_PRESETS",
+    "FragmentedMP4Encoder",
+    "codecs_of",
+    "write_mp4",
+]
 
 AAC_PRIMING_SAMPLES = 1024  # FFmpeg's native AAC encoder delay (its initial_padding)
 AAC_SAMPLE_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000)
@@ -115,7 +124,7 @@ class FragmentedMP4Encoder:
         audio.codec_context.time_base = Fraction(1, self.sample_rate)
         header.start_encoding()
         self._header, self._video, self._audio = header, video, audio
-        self.init_segment = _with_audio_edit_list(sink.take(), AAC_PRIMING_SAMPLES)
+        self.init_segment = with_audio_edit_list(sink.take(), AAC_PRIMING_SAMPLES)
         return MediaChunk(self.init_segment, "init", 0, turn_id=self.turn_id)
 
     @property
@@ -228,16 +237,11 @@ class FragmentedMP4Encoder:
             muxer.mux(video_packets + audio_packets)
         raw = sink.take()
         data = b"".join(
-            raw[off : off + size] for kind, off, size in _boxes(raw) if kind not in _HEADER_BOXES
+            raw[off : off + size]
+            for kind, off, size in iter_boxes(raw)
+            if kind not in _HEADER_BOXES
         )
         return [MediaChunk(data, "fragment", self._seq, start_s, duration_s, self.turn_id)]
-
-
-def codecs_of(init_segment: bytes) -> str:
-    """RFC 6381 codecs string of an init segment written by this encoder."""
-    at = init_segment.index(b"avcC") + 5  # after the box type and configurationVersion
-    avc = init_segment[at : at + 3].hex()  # profile, constraint flags, level
-    return f"avc1.{avc},mp4a.40.2"
 
 
 def write_mp4(path: str | Path, chunks: Iterable[MediaChunk]) -> Path:
@@ -268,39 +272,3 @@ class _ByteSink(io.RawIOBase):
         data = bytes(self._buf)
         self._buf.clear()
         return data
-
-
-def _boxes(data: bytes, start: int = 0, end: int | None = None):
-    """Top-level ISO-BMFF boxes in ``data[start:end]`` as ``(type, offset, size)``."""
-    end = len(data) if end is None else end
-    while start + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, start)
-        if size < 8:
-            raise ValueError(f"unsupported box size {size} at offset {start}")
-        yield kind, start, size
-        start += size
-
-
-def _with_audio_edit_list(init: bytes, media_time: int) -> bytes:
-    """Insert ``edts/elst`` (start at ``media_time``, to the end) into the sound track."""
-    elst = struct.pack(">I4sIIIiHH", 28, b"elst", 0, 1, 0, media_time, 1, 0)
-    edts = struct.pack(">I4s", 8 + len(elst), b"edts") + elst
-    for kind, moov, moov_size in _boxes(init):
-        if kind != b"moov":
-            continue
-        for kind, trak, trak_size in _boxes(init, moov + 8, moov + moov_size):
-            if kind != b"trak":
-                continue
-            children = {k: (o, n) for k, o, n in _boxes(init, trak + 8, trak + trak_size)}
-            if b"mdia" not in children:
-                continue
-            mdia, mdia_size = children[b"mdia"]
-            hdlr = {k: o for k, o, _ in _boxes(init, mdia + 8, mdia + mdia_size)}.get(b"hdlr")
-            if hdlr is None or init[hdlr + 16 : hdlr + 20] != b"soun":  # handler_type
-                continue
-            tkhd, tkhd_size = children[b"tkhd"]
-            out = bytearray(init[: tkhd + tkhd_size] + edts + init[tkhd + tkhd_size :])
-            for box in (moov, trak):  # both enclosing boxes grow by the inserted bytes
-                struct.pack_into(">I", out, box, struct.unpack_from(">I", out, box)[0] + len(edts))
-            return bytes(out)
-    raise RuntimeError("init segment has no sound track to attach the AAC edit list to")

@@ -2,18 +2,17 @@
 
 Engines share one interface (``TTSEngine``): ``await engine.synthesize(text)`` returns PCM16
 mono at the engine's ``sample_rate``. ``EdgeTTS`` uses Microsoft's online voices,
-``actors.espeak.EspeakTTS`` speaks offline, and ``FallbackTTS`` puts the second behind the
-first with a timeout and a circuit breaker. ``make_tts`` builds the configured engine.
+``actors.espeak.EspeakTTS`` speaks offline, and ``FallbackTTS`` (``actors.tts_fallback``,
+re-exported here) puts the second behind the first with a timeout and a circuit breaker.
+``make_tts`` builds the configured engine. ``speakable_text`` is what every engine
+actually speaks; user input is validated earlier by ``actors.textclean.clean_text``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-import logging
-import time
 import unicodedata
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import av
@@ -21,13 +20,23 @@ import edge_tts
 import numpy as np
 
 from actors.messages import TTSAudio
+from actors.tts_fallback import FallbackTTS
 
 if TYPE_CHECKING:
     from config.settings import TTSSettings
 
-log = logging.getLogger(__name__)
-
 SILENCE_S = 0.1  # what an engine returns for text with nothing to speak
+
+__all__ = [
+    "SILENCE_S",
+    "EdgeTTS",
+    "FallbackTTS",
+    "TTSEngine",
+    "decode_mp3",
+    "make_tts",
+    "silence",
+    "speakable_text",
+]
 
 
 @runtime_checkable
@@ -38,7 +47,7 @@ class TTSEngine(Protocol):
     async def synthesize(self, text: str) -> TTSAudio: ...
 
 
-def clean_text(text: str) -> str:
+def speakable_text(text: str) -> str:
     """Text safe to hand to a speech engine: control and format characters removed.
 
     Control characters (NUL would end a C string) become spaces; format characters
@@ -107,7 +116,7 @@ class EdgeTTS:
         self.connect_timeout_s = int(connect_timeout_s)
 
     async def synthesize(self, text: str) -> TTSAudio:
-        spoken = clean_text(text)
+        spoken = speakable_text(text)
         if not spoken:
             return TTSAudio(silence(self.sample_rate), self.sample_rate, engine=self.name)
         communicate = edge_tts.Communicate(
@@ -119,101 +128,6 @@ class EdgeTTS:
                 mp3 += chunk["data"]
         pcm = await asyncio.to_thread(decode_mp3, bytes(mp3), self.sample_rate)
         return TTSAudio(pcm=pcm, sample_rate=self.sample_rate, engine=self.name)
-
-
-class FallbackTTS:
-    """``Sentence -> TTSAudio``: ``primary`` within ``timeout_s``, else ``fallback``.
-
-    A primary failure or timeout opens a circuit breaker: that sentence and every one for
-    the next ``retry_after_s`` go straight to the fallback, so a dead network costs at most
-    one timeout per interval. Then one trial call goes to the primary (concurrent calls
-    meanwhile use the fallback); success closes the breaker, failure opens it again. Each
-    opening logs one warning with the reason. Fallback errors propagate.
-    """
-
-    def __init__(
-        self,
-        primary: TTSEngine,
-        fallback: TTSEngine,
-        *,
-        timeout_s: float = 2.0,
-        retry_after_s: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
-        if retry_after_s < 0:
-            raise ValueError(f"retry_after_s must be >= 0, got {retry_after_s}")
-        if primary.sample_rate != fallback.sample_rate:
-            raise ValueError(
-                f"engines disagree on sample_rate: {primary.sample_rate} vs {fallback.sample_rate}"
-            )
-        self.primary = primary
-        self.fallback = fallback
-        self.timeout_s = timeout_s
-        self.retry_after_s = retry_after_s
-        self.sample_rate = primary.sample_rate
-        self.name = f"{primary.name}+{fallback.name}"
-        self._clock = clock
-        self._opened_at: float | None = None
-        self._trial_running = False
-
-    @property
-    def breaker_open(self) -> bool:
-        """True while sentences go straight to the fallback."""
-        return self._opened_at is not None and self._clock() - self._opened_at < self.retry_after_s
-
-    async def synthesize(self, text: str) -> TTSAudio:
-        if self.breaker_open or self._trial_running:
-            return await self.fallback.synthesize(text)
-        trial = self._opened_at is not None
-        self._trial_running = trial
-        try:
-            audio = await self._primary_within_timeout(text)
-        except Exception as err:  # any primary failure means: use the fallback
-            self._open(err)
-        else:
-            if trial:
-                log.info("%s answered again; breaker closed", self.primary.name)
-            self._opened_at = None
-            return audio
-        finally:
-            if trial:
-                self._trial_running = False
-        return await self.fallback.synthesize(text)
-
-    async def _primary_within_timeout(self, text: str) -> TTSAudio:
-        # asyncio.wait rather than wait_for: the fallback starts at the deadline even if
-        # the primary is slow to honour its cancellation.
-        task = asyncio.ensure_future(self.primary.synthesize(text))
-        try:
-            done, _ = await asyncio.wait({task}, timeout=self.timeout_s)
-        finally:
-            if not task.done():
-                task.cancel()
-                task.add_done_callback(_retrieve_outcome)
-        if not done:
-            raise TimeoutError(f"no audio within {self.timeout_s:g} s")
-        return task.result()
-
-    def _open(self, err: BaseException) -> None:
-        if self.breaker_open:
-            return  # a call that started before the breaker opened; one warning is enough
-        self._opened_at = self._clock()
-        log.warning(
-            "%s failed (%s: %s); using %s for the next %g s",
-            self.primary.name,
-            type(err).__name__,
-            str(err) or "no detail",
-            self.fallback.name,
-            self.retry_after_s,
-        )
-
-
-def _retrieve_outcome(task: asyncio.Future) -> None:
-    # Read the abandoned task's outcome so asyncio does not log it as never retrieved.
-    if not task.cancelled():
-        task.exception()
 
 
 def make_tts(settings: TTSSettings) -> TTSEngine:

@@ -5,14 +5,13 @@ The layer table below transcribes the published network (Rudrabha/Wav2Lip,
 checkpoint's state-dict keys. The ONNX graph is written from the weights directly, with each
 BatchNorm folded into its convolution, so the graph has fixed input names and a dynamic batch
 whatever the installed torch's exporter does. torch (the ``[export]`` extra) is needed only to
-read the checkpoint and to check the graph against ``make_torch_wav2lip`` run on the same
-weights; it is imported lazily.
+read the checkpoint and to check the graph against ``make_torch_wav2lip`` (the
+``nn.Module`` in ``models.torch_wav2lip``) run on the same weights; it is imported lazily.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -198,53 +197,13 @@ def load_checkpoint(path: str | Path) -> dict[str, np.ndarray]:
     return check_state_dict({k: v.detach().float().cpu().numpy() for k, v in state.items()})
 
 
-@lru_cache(maxsize=1)
-def _torch_classes():
-    torch = _torch()
-    nn = torch.nn
-
-    class ConvLayer(nn.Module):
-        def __init__(self, kind, cin, cout, k, stride, pad):
-            super().__init__()
-            if kind == "up":
-                conv = nn.ConvTranspose2d(cin, cout, k, stride, pad, output_padding=stride - 1)
-            else:
-                conv = nn.Conv2d(cin, cout, k, stride, pad)
-            self.conv_block = nn.Sequential(conv, nn.BatchNorm2d(cout))
-            self.residual = kind == "res"
-            self.act = nn.ReLU()
-
-        def forward(self, x):
-            out = self.conv_block(x)
-            return self.act(out + x if self.residual else out)
-
-    class Wav2Lip(nn.Module):
-        def __init__(self):
-            super().__init__()
-            seq = lambda specs: nn.Sequential(*(ConvLayer(*s) for s in specs))  # noqa: E731
-            self.face_encoder_blocks = nn.ModuleList(seq(b) for b in FACE_ENCODER)
-            self.audio_encoder = seq(AUDIO_ENCODER)
-            self.face_decoder_blocks = nn.ModuleList(seq(b) for b in FACE_DECODER)
-            self.output_block = nn.Sequential(
-                ConvLayer(*OUTPUT_LAYER), nn.Conv2d(32, 3, 1, 1, 0), nn.Sigmoid()
-            )
-
-        def forward(self, mel, face):
-            feats, x = [], face
-            for block in self.face_encoder_blocks:
-                x = block(x)
-                feats.append(x)
-            x = self.audio_encoder(mel)
-            for block in self.face_decoder_blocks:
-                x = torch.cat((block(x), feats.pop()), dim=1)
-            return self.output_block(x)
-
-    return Wav2Lip
-
-
 def make_torch_wav2lip():
     """A randomly initialised torch Wav2Lip whose ``state_dict`` keys match the checkpoints."""
-    return _torch_classes()()
+    _torch()  # without torch: an ExportError that says how to install it
+    # Imported here: torch_wav2lip imports torch, and the layer table from this module.
+    from models.torch_wav2lip import Wav2Lip
+
+    return Wav2Lip()
 
 
 def verify_onnx(state: Mapping[str, np.ndarray], onnx_path: str | Path, *, atol: float = 1e-3):

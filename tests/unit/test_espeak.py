@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from actors.espeak import EspeakTTS
-from actors.tts import SILENCE_S, clean_text
+from actors.tts import SILENCE_S, speakable_text
 
 pytestmark = pytest.mark.unit
 
@@ -68,10 +68,10 @@ async def test_nothing_to_speak_gives_short_silence(text):
     assert not np.any(audio.pcm)
 
 
-def test_clean_text_removes_control_and_format_characters():
-    assert clean_text("a\x00b\tc\n\x1bd") == "a b c d"
-    assert clean_text("x\u200by\u202ez\ud800") == "xyz"
-    assert clean_text("你好 😀 مرحبا") == "你好 😀 مرحبا"
+def test_speakable_text_removes_control_and_format_characters():
+    assert speakable_text("a\x00b\tc\n\x1bd") == "a b c d"
+    assert speakable_text("x\u200by\u202ez\ud800") == "xyz"
+    assert speakable_text("你好 😀 مرحبا") == "你好 😀 مرحبا"
 
 
 def test_options_are_validated():
