@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 
 import numpy as np
 import ray
@@ -37,6 +38,7 @@ class DeploymentStages:
         self._tts, self._avatar, self._settings, self._info = tts, avatar, settings, avatar_info
         self._session_id = session_id
         self._audio_refs: dict[int, ray.ObjectRef] = {}
+        self._streams: weakref.WeakSet[_FrameStream] = weakref.WeakSet()
 
     async def speak(self, sentence: Sentence) -> TTSAudio:
         ref = await self._tts.synthesize.remote(sentence.text)._to_object_ref()
@@ -51,7 +53,9 @@ class DeploymentStages:
             stream = self._avatar.options(stream=True).talking.remote(
                 ref or audio, first_frame, n_samples, self._session_id
             )
-            return _FrameStream(stream)
+            frames = _FrameStream(stream)
+            self._streams.add(frames)
+            return frames
         return await self._avatar.talking.remote(ref or audio, first_frame, n_samples)
 
     def encoder(self) -> FragmentedMP4Encoder:
@@ -66,9 +70,15 @@ class DeploymentStages:
             audio_bitrate=e.audio_bitrate,
         )
 
+    def close_streams(self) -> None:
+        """Cancel the frame streams not read to the end (a session runs one turn at a time)."""
+        for frames in list(self._streams):
+            frames.close()
+
     def pipeline(self) -> TurnPipeline:
         t = self._settings.text
-        return TurnPipeline(
+        return _StreamClosingPipeline(
+            on_end=self.close_streams,
             speak=self.speak,
             animate=self.animate,
             encoder_factory=self.encoder,
@@ -81,10 +91,29 @@ class DeploymentStages:
         )
 
 
+class _StreamClosingPipeline(TurnPipeline):
+    """A TurnPipeline that cancels its turn's unread frame streams when the turn ends.
+
+    A cancelled turn leaves the streams of sentences animated ahead unread; without this
+    the Avatar and LipSync replicas would go on making their frames for nobody.
+    """
+
+    def __init__(self, *, on_end, **options) -> None:
+        super().__init__(**options)
+        self._on_end = on_end
+
+    async def run(self, deltas, *, turn_id: str = ""):
+        try:
+            async for event in super().run(deltas, turn_id=turn_id):
+                yield event
+        finally:
+            self._on_end()
+
+
 class _FrameStream:
     """A sentence's frame chunks streamed from the Avatar replica.
 
-    Leaving the loop early, or dropping the stream unread (a cancelled turn), cancels the
+    Leaving the loop early, ``close()``, or dropping the stream unread cancels the
     replica's remaining work for that sentence.
     """
 
@@ -151,6 +180,7 @@ class SessionActor:
                 settings=self.settings.vad,
                 max_chars=self.settings.text.max_input_chars,
             )
+        self._voice_watch: asyncio.Task | None = None
         self._conn = 0
         self._attached = False
         self._detached_at = time.monotonic()
@@ -204,8 +234,27 @@ class SessionActor:
         try:
             status = await self.asr.status.remote()
         except Exception as exc:  # the ASR pool is down: text keeps working
-            return {"available": False, "reason": f"speech recognition is down: {exc}"}
-        return {"available": status["available"], "reason": status["reason"]}
+            status = {"available": False, "state": "down", "reason": f"ASR is down: {exc}"}
+        if status.get("state") == "loading" and self._voice_watch is None:
+            self._voice_watch = asyncio.create_task(self._announce_when_loaded())
+        return {
+            "available": status["available"],
+            "state": status.get("state", ""),
+            "reason": status["reason"],
+            "min_silence_ms": self.settings.vad.min_silence_ms,
+        }
+
+    async def _announce_when_loaded(self) -> None:
+        """The speech model was still loading at connect: tell the client when that ends."""
+        while not self._ended:
+            await asyncio.sleep(2.0)
+            status = await self.asr.status.remote()
+            if status.get("state") != "loading":
+                event = {"type": "voice_input", **{k: status[k] for k in ("available", "reason")}}
+                event["state"] = status["state"]
+                event["min_silence_ms"] = self.settings.vad.min_silence_ms
+                self.conv.put(event)
+                return
 
     async def audio(self, data: bytes) -> None:
         """Microphone PCM16LE mono 16 kHz (whole samples; the ingress checks framing)."""

@@ -1,12 +1,14 @@
 // avatar-chat web client: wires the socket, the talking-video player and the page together.
 // Turn bookkeeping lives here; window.avatarChat exposes a read-only view of it for tests.
 
+import { MicControl } from './mic.js';
 import { TalkingPlayer } from './player.js';
 import { ChatSocket } from './socket.js';
 import { showLatency, showStatus, Transcript, toast } from './ui.js';
 
 const SESSION_KEY = 'avatar-chat.session';
 const REJECTED_TEXT = new Set(['busy', 'empty_text', 'text_too_long', 'bad_text']);
+const HEARING_MAX_MS = 35000; // the server cuts speech at vad.max_utterance_s (30 s by default)
 const $ = (id) => document.getElementById(id);
 
 const talkVideo = $('talk-video');
@@ -21,11 +23,19 @@ const state = {
   connected: false, // socket open and the `session` event received
   everConnected: false,
   retryInMs: null,
+  hearing: false, // the server's VAD heard speech that has no transcript yet
 };
 const turns = new Map(); // turnId -> turn record, oldest first
-const pendingSends = []; // texts sent, waiting for their turn_start: {text, sentAt, body}
+// Typed texts and transcripts waiting for their turn_start: {text, sentAt, body, id, spoken}
+const pendingSends = [];
 const statusLog = [];
+const transcripts = []; // `transcript` events: {text, language, startS, endS}
+const interruptions = []; // `interrupted` events: {turnId, reason}
+let speechStarts = 0;
+let textsSent = 0;
+let hearingTimer = null;
 let lastTurn = null;
+const collapse = (text) => text.replace(/\s+/g, ' ').trim();
 
 function wsUrl() {
   const url = new URL('ws', window.location.href);
@@ -41,6 +51,7 @@ function isActive(turn) {
 function computeStatus() {
   if (!state.connected) return state.everConnected ? 'offline' : 'connecting';
   if (player.speaking) return 'speaking';
+  if (state.hearing) return 'hearing';
   if (pendingSends.length > 0 || [...turns.values()].some(isActive)) return 'thinking';
   return 'listening';
 }
@@ -61,8 +72,21 @@ function refresh() {
 
 // ---- turns -------------------------------------------------------------------------------
 
+/** The typed text (by its id) or transcript (by its words) that this turn answers. */
+function takePendingSend(event) {
+  let i;
+  if (event.id) {
+    i = pendingSends.findIndex((s) => s.id === event.id);
+  } else {
+    const said = collapse(event.text || '');
+    i = pendingSends.findIndex((s) => s.spoken && collapse(s.text) === said);
+    if (i < 0) i = pendingSends.findIndex((s) => s.spoken);
+  }
+  return i < 0 ? undefined : pendingSends.splice(i, 1)[0];
+}
+
 function startTurn(event) {
-  const send = pendingSends.shift();
+  const send = takePendingSend(event);
   const turn = {
     turnId: event.turn_id,
     userText: event.text,
@@ -113,8 +137,9 @@ function sendText() {
   // A send is a user gesture: a good moment to lift a sound block.
   if (talkVideo.muted && player.currentTurnId) player.enableSound();
   const body = transcript.add('user', text, { pending: true });
-  pendingSends.push({ text, sentAt: performance.now(), body });
-  socket.send({ type: 'text', text });
+  const id = `c${++textsSent}`; // echoed in its turn_start or refusal
+  pendingSends.push({ text, sentAt: performance.now(), body, id, spoken: false });
+  socket.send({ type: 'text', text, id });
   input.value = '';
   refresh();
 }
@@ -181,13 +206,34 @@ function onSession(event) {
   const llm = event.llm || {};
   $('llm-badge').hidden = !llm.offline;
   $('model-name').textContent = llm.offline ? '' : llm.model || '';
-  const voice = event.voice_input || {};
-  const mic = $('mic');
-  mic.title = voice.available
-    ? 'Voice input is not in this client yet'
-    : `Voice input unavailable: ${voice.reason || 'not configured'}`;
-  mic.setAttribute('aria-label', `Microphone (${mic.title})`);
-  $('mic-wrap').title = mic.title;
+  mic.setAvailability(event.voice_input || {});
+}
+
+function setHearing(hearing) {
+  clearTimeout(hearingTimer);
+  state.hearing = hearing;
+  if (hearing) {
+    hearingTimer = setTimeout(() => {
+      state.hearing = false;
+      refresh();
+    }, HEARING_MAX_MS);
+  }
+}
+
+function onTranscript(event) {
+  setHearing(false);
+  transcripts.push({
+    text: event.text,
+    language: event.language,
+    startS: event.start_s,
+    endS: event.end_s,
+  });
+  const text = (event.text || '').trim();
+  if (!text) return; // heard, but no words: the server starts no turn
+  // A user gesture started the mic, so sound is allowed; this lifts a block anyway.
+  if (talkVideo.muted && player.currentTurnId) player.enableSound();
+  const body = transcript.add('user', text, { pending: true, spoken: true });
+  pendingSends.push({ text, sentAt: performance.now(), body, id: null, spoken: true });
 }
 
 function onEvent(event) {
@@ -196,6 +242,16 @@ function onEvent(event) {
   switch (event.type) {
     case 'session':
       onSession(event);
+      break;
+    case 'voice_input':
+      mic.setAvailability(event);
+      break;
+    case 'speech_started':
+      speechStarts += 1;
+      setHearing(true);
+      break;
+    case 'transcript':
+      onTranscript(event);
       break;
     case 'turn_start':
       startTurn(event);
@@ -232,8 +288,12 @@ function onEvent(event) {
       showLatency(turn);
       break;
     case 'interrupted':
-      if (turn && !cut) stopTurn(turn, 'interrupted');
-      else if (!turn && event.reason !== 'disconnected') {
+      interruptions.push({ turnId: event.turn_id, reason: event.reason });
+      // barge_in: the user spoke over the reply; drop what is queued, like the Stop button.
+      if (turn && !cut) {
+        const note = event.reason === 'barge_in' ? 'interrupted (you spoke)' : 'interrupted';
+        if (isActive(turn)) stopTurn(turn, note);
+      } else if (!turn && event.reason !== 'disconnected') {
         // Cut before its turn_start reached us (the server drops a cut turn's events).
         const send = pendingSends.shift();
         if (send) transcript.note(send.body, 'interrupted', 'cut');
@@ -258,11 +318,18 @@ function onError(event, turn) {
     if (transcript.list.children.length > 0) transcript.divider('new conversation');
     return;
   }
+  if (event.code === 'asr_unavailable' || event.code === 'voice_unavailable') setHearing(false);
+  if (event.code === 'voice_unavailable') {
+    // Audio already in flight gets the same answer: say it once.
+    if (!mic.available) return;
+    mic.setAvailability({ available: false, reason: event.message });
+  }
   toast(event.message ? `${event.message} (${event.code})` : event.code);
   if (REJECTED_TEXT.has(event.code) && !event.turn_id) {
-    // A refusal answers a text at once, while accepted texts wait for their turn_start:
-    // so it belongs to the newest pending text (or to the one it names).
-    let i = pendingSends.findLastIndex((s) => s.text === event.text);
+    // A refusal names the typed text by its id; one without an id refuses a transcript's turn.
+    let i = event.id
+      ? pendingSends.findIndex((s) => s.id === event.id)
+      : pendingSends.findLastIndex((s) => s.spoken);
     if (i < 0) i = pendingSends.length - 1;
     if (i >= 0) {
       const [send] = pendingSends.splice(i, 1);
@@ -285,6 +352,7 @@ function onMedia(header, payload) {
 function onSocketState(socketState, info = {}) {
   if (socketState === 'closed') {
     state.connected = false;
+    setHearing(false);
     state.retryInMs = info.retryInMs ?? null;
     // The server cancels a running turn when its connection drops; stop it here too.
     for (const turn of turns.values()) if (!turn.serverDone) stopTurn(turn, 'connection lost');
@@ -338,6 +406,15 @@ const player = new TalkingPlayer(talkVideo, {
 
 const socket = new ChatSocket({ url: wsUrl, onEvent, onMedia, onState: onSocketState });
 
+const mic = new MicControl({
+  send(pcm) {
+    // Audio only after the `session` event (docs/protocol.md); offline it is dropped.
+    if (!state.connected || !socket.isOpen) return false;
+    socket.ws.send(pcm);
+    return true;
+  },
+});
+
 $('composer').addEventListener('submit', (e) => {
   e.preventDefault();
   sendText();
@@ -382,6 +459,21 @@ window.avatarChat = Object.freeze({
     return player.currentTurnId;
   },
   decodedFrames: () => player.decodedFrames(),
+  get mic() {
+    return mic.info;
+  },
+  get audioMessagesSent() {
+    return mic.sender.sent;
+  },
+  get transcripts() {
+    return transcripts.map((t) => ({ ...t }));
+  },
+  get interruptions() {
+    return interruptions.map((i) => ({ ...i }));
+  },
+  get speechStarts() {
+    return speechStarts;
+  },
 });
 
 refresh();

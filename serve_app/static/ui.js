@@ -12,14 +12,16 @@ export class Transcript {
     this.list.replaceChildren();
   }
 
-  /** Add a message (at the end or after another); returns its text element to grow. */
-  add(role, text, { pending = false, after = null } = {}) {
+  /** Add a message (at the end or after another); returns its text element to grow.
+   *  `spoken` marks a user message that came from the microphone (a transcript). */
+  add(role, text, { pending = false, after = null, spoken = false } = {}) {
     const item = document.createElement('li');
     item.className = `msg ${role === 'user' ? 'user' : 'assistant'}`;
     if (pending) item.classList.add('pending');
+    if (spoken) item.classList.add('spoken');
     const who = document.createElement('span');
     who.className = 'who';
-    who.textContent = role === 'user' ? 'You' : 'Avatar';
+    who.textContent = role === 'user' ? (spoken ? 'You (spoken)' : 'You') : 'Avatar';
     const body = document.createElement('p');
     body.className = 'text';
     body.textContent = text;
@@ -78,7 +80,8 @@ export function toast(message, { kind = 'error', ms = 6000 } = {}) {
 
 const STATUS_TEXT = {
   connecting: 'connecting…',
-  listening: 'listening',
+  listening: 'ready', // idle: waiting for a question, typed or spoken
+  hearing: 'listening…', // the server heard speech; its transcript is on the way
   thinking: 'thinking…',
   speaking: 'speaking',
   offline: 'offline',

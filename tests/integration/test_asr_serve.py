@@ -19,7 +19,8 @@ pytestmark = pytest.mark.integration
 def whisper_app(app_url, tmp_path_factory):
     """A second app on the same Ray and Serve, its ASR loading the tiny model directory."""
     model_dir = build_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper"))
-    args = {"asr": {"worker": "actors.asr:WhisperASR", "model": str(model_dir), "beam_size": 1}}
+    worker = "tests.fakes.fake_asr:SlowLoadingWhisperASR"  # WhisperASR after a 15 s pause
+    args = {"asr": {"worker": worker, "model": str(model_dir), "beam_size": 1}}
     with running_app(args, name="whisper", route_prefix="/whisper") as base:
         yield base
 
@@ -27,13 +28,13 @@ def whisper_app(app_url, tmp_path_factory):
 async def test_tiny_whisper_transcribes_through_the_deployment(whisper_app):
     pcm, _ = speech_with_silence(["Hello, can you hear me?"], [0.3, 1.0])
     async with ChatClient(whisper_app) as c:
-        for _ in range(60):  # the model loads in the background after the replica starts
-            if c.hello["voice_input"]["available"]:
-                break
-            await asyncio.sleep(1.0)
-            await c.__aexit__(None, None, None)
-            await c.__aenter__()
-        assert c.hello["voice_input"]["available"], c.hello["voice_input"]
+        # The model loads in the background after the replica starts; the session says so,
+        # then announces when it is ready.
+        voice = c.hello["voice_input"]
+        assert (voice["state"], voice["available"]) == ("loading", False)
+        assert voice["min_silence_ms"] == 500
+        ready = (await c.until("voice_input", timeout=120)).events[-1]
+        assert ready["available"] is True and ready["state"] == "ready"
         data = pcm.astype("<i2").tobytes()
         for at in range(0, len(data), 1280):
             await c.send(data[at : at + 1280])
