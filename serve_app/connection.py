@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections import deque
 
 import ray
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -25,6 +26,7 @@ from serve_app.protocol import (
 )
 
 log = logging.getLogger("avatar_chat.ingress")
+MAX_AUDIO_IN_FLIGHT = 25  # half a second of 20 ms messages
 
 
 def session_actor_name(session_id: str) -> str:
@@ -39,6 +41,7 @@ class Connection:
         self.settings_dict = settings_dict
         self.limiter = RateLimiter(rate=settings.server.max_messages_per_s)
         self.current_turn: str | None = None
+        self._audio_calls: deque = deque()
         self.cancelled: set[str] = set()
         self.actor = None
 
@@ -132,7 +135,12 @@ class Connection:
 
     async def _on_audio(self, data: bytes) -> None:
         check_audio(data)
-        await self.actor.audio.remote(data)
+        # Not awaited one by one: a 20 ms message must not wait for the previous one's round
+        # trip, or audio queues here and barge-in lags. Ray starts a caller's calls in order
+        # and the session's VAD lock keeps them in order; the bound stops a runaway backlog.
+        self._audio_calls.append(self.actor.audio.remote(data))
+        while len(self._audio_calls) > MAX_AUDIO_IN_FLIGHT:
+            await self._audio_calls.popleft()
 
     async def _pump(self, conn: int) -> None:
         """Session output -> socket; the bytes are copied only here, at the last hop."""
