@@ -11,7 +11,7 @@ from pathlib import Path
 
 from actors.media import FragmentedMP4Encoder
 from actors.messages import Sentence, TTSAudio
-from actors.text import SentenceSplitter
+from actors.stages import make_encoder, make_splitter
 from actors.tts import make_tts
 from actors.turn import TurnPipeline
 from config import Settings
@@ -63,29 +63,15 @@ class LocalStages:
         )
 
     def encoder(self) -> FragmentedMP4Encoder:
-        enc = self.settings.encoder
-        return FragmentedMP4Encoder(
-            width=self.avatar.width,
-            height=self.avatar.height,
-            fps=self.avatar.fps,
-            sample_rate=self.settings.tts.sample_rate,
-            preset=enc.preset,
-            crf=enc.crf,
-            audio_bitrate=enc.audio_bitrate,
-        )
-
-    def splitter(self) -> SentenceSplitter:
-        t = self.settings.text
-        return SentenceSplitter(
-            first_comma_min_chars=t.first_comma_min_chars, max_sentence_chars=t.max_sentence_chars
-        )
+        a = self.avatar
+        return make_encoder(self.settings, width=a.width, height=a.height, fps=a.fps)
 
     def pipeline(self, *, depth: int = 3) -> TurnPipeline:
         return TurnPipeline(
             speak=self.speak,
             animate=self.animate,
             encoder_factory=self.encoder,
-            splitter_factory=self.splitter,
+            splitter_factory=lambda: make_splitter(self.settings),
             fps=self.avatar.fps,
             depth=depth,
         )

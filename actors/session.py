@@ -21,7 +21,7 @@ from actors.history import ChatHistory
 from actors.llm import make_llm
 from actors.media import FragmentedMP4Encoder
 from actors.messages import Sentence, TTSAudio
-from actors.text import SentenceSplitter
+from actors.stages import make_encoder, make_splitter
 from actors.turn import TurnPipeline
 from config import Settings
 
@@ -59,16 +59,8 @@ class DeploymentStages:
         return await self._avatar.talking.remote(ref or audio, first_frame, n_samples)
 
     def encoder(self) -> FragmentedMP4Encoder:
-        e = self._settings.encoder
-        return FragmentedMP4Encoder(
-            width=self._info["width"],
-            height=self._info["height"],
-            fps=self._info["fps"],
-            sample_rate=self._settings.tts.sample_rate,
-            preset=e.preset,
-            crf=e.crf,
-            audio_bitrate=e.audio_bitrate,
-        )
+        i = self._info
+        return make_encoder(self._settings, width=i["width"], height=i["height"], fps=i["fps"])
 
     def close_streams(self) -> None:
         """Cancel the frame streams not read to the end (a session runs one turn at a time)."""
@@ -76,16 +68,12 @@ class DeploymentStages:
             frames.close()
 
     def pipeline(self) -> TurnPipeline:
-        t = self._settings.text
         return _StreamClosingPipeline(
             on_end=self.close_streams,
             speak=self.speak,
             animate=self.animate,
             encoder_factory=self.encoder,
-            splitter_factory=lambda: SentenceSplitter(
-                first_comma_min_chars=t.first_comma_min_chars,
-                max_sentence_chars=t.max_sentence_chars,
-            ),
+            splitter_factory=lambda: make_splitter(self._settings),
             fps=self._info["fps"],
             depth=self._settings.server.pipeline_depth,
         )

@@ -6,8 +6,8 @@ import asyncio
 
 import numpy as np
 
-from actors.media import FragmentedMP4Encoder
 from actors.messages import samples_per_frame
+from actors.stages import make_encoder
 from config import Settings
 
 IDLE_HALF_FRAMES = 60  # 2.4 s forward, then back: about 4.7 s per loop
@@ -22,15 +22,7 @@ async def render_idle_clip(avatar, info: dict, settings: Settings) -> bytes:
 
 def _encode(frames: np.ndarray, info: dict, settings: Settings) -> bytes:
     rate = settings.tts.sample_rate
-    enc = FragmentedMP4Encoder(
-        width=info["width"],
-        height=info["height"],
-        fps=info["fps"],
-        sample_rate=rate,
-        preset=settings.encoder.preset,
-        crf=settings.encoder.crf,
-        audio_bitrate=settings.encoder.audio_bitrate,
-    )
+    enc = make_encoder(settings, width=info["width"], height=info["height"], fps=info["fps"])
     silence = np.zeros(len(frames) * samples_per_frame(rate, info["fps"]), np.int16)
     chunks = [enc.start(), *enc.encode(frames, silence), *enc.close()]
     return b"".join(c.data for c in chunks)
