@@ -119,7 +119,11 @@ class FragmentedMP4Encoder:
         ctx = video.codec_context
         ctx.colorspace = ctx.color_primaries = ctx.color_trc = _BT601
         ctx.color_range = _LIMITED_RANGE
-        audio = header.add_stream("aac", rate=self.sample_rate, layout="mono")
+        # The fast coder costs a third of the default two-loop search; speech at 64 kbit/s
+        # does not need the search, and AAC was the largest part of encoding time.
+        audio = header.add_stream(
+            "aac", rate=self.sample_rate, layout="mono", options={"aac_coder": "fast"}
+        )
         audio.bit_rate = self.audio_bitrate
         audio.codec_context.time_base = Fraction(1, self.sample_rate)
         header.start_encoding()

@@ -22,7 +22,9 @@ from actors.text import SentenceSplitter
 # The first sentence of a turn leaves in small fragments so the first frames reach the
 # client after encoding a handful of frames, not the whole sentence; later sentences are
 # encoded while earlier ones play, so one fragment each keeps keyframes (and bytes) few.
-FIRST_SENTENCE_CHUNKS = (5, 20)
+# The first fragment holds 10 frames: the AAC encoder keeps ~85 ms of audio back, so a
+# smaller one would leave the player too little audio to bridge the next fragment.
+FIRST_SENTENCE_CHUNKS = (10, 15)
 
 SpeakFn = Callable[[Sentence], Awaitable[TTSAudio]]
 # An animator returns all frames of a sentence, or an async iterator of frame chunks that
