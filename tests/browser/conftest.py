@@ -1,6 +1,8 @@
 """Headless Chromium (Debian's, not a Playwright download) against the running app.
 
 The app itself comes from the session-wide ``app_url`` fixture (tests/conftest.py).
+Playwright's sync API runs an event loop in this thread while it is open, so its fixtures are
+package-scoped (closed before any later async test) and the browser tier runs last.
 Playwright's sync API is used from plain sync fixtures and tests, outside any
 asyncio event loop.
 """
@@ -39,7 +41,7 @@ def _chromium_executable() -> str:
     return str(executable)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
@@ -47,7 +49,7 @@ def playwright_driver() -> Iterator[object]:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium(playwright_driver) -> Iterator[object]:
     """One headless Chromium for the whole session (contexts keep the tests apart)."""
     browser = playwright_driver.chromium.launch(
@@ -74,7 +76,7 @@ def mic_wav(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def mic_chromium(playwright_driver, mic_wav: Path) -> Iterator[object]:
     """A second Chromium whose microphone plays ``mic_wav`` in a loop, permission granted."""
     args = [
