@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from tests.browser.conftest import MIC_QUESTION
+from tests.browser.waits import REPLY_TIMEOUT_MS, wait_talking_video_plays
 from tests.fakes.speech import trim_silence
 
 pytestmark = pytest.mark.browser
 
-REPLY_TIMEOUT_MS = 120_000  # espeak + sprite + encode on a small shared CPU
 LONG_QUESTION = " ".join(
     f"This is sentence number {n} of a long question, so that the echo reply takes a while."
     for n in range(1, 9)
@@ -175,18 +175,7 @@ def test_hands_free_speech_becomes_a_spoken_turn_with_a_reply(mic_page, mic_wav,
     assert heard["endS"] - heard["startS"] == pytest.approx(_spoken_s(mic_wav), abs=0.4), heard
 
     # The transcript starts a turn like a typed text; its reply plays.
-    page.wait_for_function(
-        "window.avatarChat.status === 'speaking'", timeout=REPLY_TIMEOUT_MS, polling=50
-    )
-    page.wait_for_function(
-        """() => {
-            const v = document.getElementById('talk-video');
-            return v.classList.contains('visible') && v.currentTime > 0.2
-                && window.avatarChat.decodedFrames() > 0;
-        }""",
-        timeout=30_000,
-        polling=50,
-    )
+    wait_talking_video_plays(page)
     page.wait_for_function(
         "window.avatarChat.status === 'listening'", timeout=REPLY_TIMEOUT_MS, polling=50
     )

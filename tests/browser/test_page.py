@@ -11,10 +11,11 @@ import re
 
 import pytest
 
+from tests.browser.waits import REPLY_TIMEOUT_MS, wait_talking_video_plays
+
 pytestmark = pytest.mark.browser
 
 H264_AAC = 'video/mp4; codecs="avc1.42E01E, mp4a.40.2"'
-REPLY_TIMEOUT_MS = 120_000  # espeak + sprite + encode on a small shared CPU
 LONG_QUESTION = " ".join(
     f"This is sentence number {n} of a long question, so that the echo reply takes a while."
     for n in range(1, 9)
@@ -45,22 +46,6 @@ def _ask(page, text: str, *, turns_before: int) -> None:
     )
 
 
-def _wait_talking_video_plays(page) -> None:
-    """Speaking, the talking video shown, its clock advancing and frames decoded."""
-    page.wait_for_function(
-        "window.avatarChat.status === 'speaking'", timeout=REPLY_TIMEOUT_MS, polling=50
-    )
-    page.wait_for_function(
-        """() => {
-            const v = document.getElementById('talk-video');
-            return v.classList.contains('visible') && v.currentTime > 0.2
-                && window.avatarChat.decodedFrames() > 0;
-        }""",
-        timeout=30_000,
-        polling=50,
-    )
-
-
 def _statuses(page) -> list[str]:
     return [s["status"] for s in page.evaluate("window.avatarChat.statusLog")]
 
@@ -82,7 +67,7 @@ def test_reply_plays_with_captions_status_and_latency(page, artifacts_dir):
     assert page.get_attribute("#mic-wrap", "title")
 
     _ask(page, "What is Ray Serve?", turns_before=0)
-    _wait_talking_video_plays(page)
+    wait_talking_video_plays(page)
     page.wait_for_function(
         "document.getElementById('captions').textContent.trim().length > 0", timeout=30_000
     )
@@ -128,7 +113,7 @@ def test_reply_plays_with_captions_status_and_latency(page, artifacts_dir):
 def test_interrupt_returns_to_idle_and_next_question_works(page):
     page.wait_for_function("window.avatarChat.status === 'listening'", timeout=60_000)
     _ask(page, LONG_QUESTION, turns_before=0)
-    _wait_talking_video_plays(page)
+    wait_talking_video_plays(page)
     page.click("#interrupt")
     # The client stops at once, without waiting for the server's confirmation.
     assert page.evaluate("window.avatarChat.status") == "listening"
@@ -149,7 +134,7 @@ def test_interrupt_returns_to_idle_and_next_question_works(page):
     assert "interrupted" in page.inner_text("#transcript")
 
     _ask(page, "And now a short one.", turns_before=1)
-    _wait_talking_video_plays(page)
+    wait_talking_video_plays(page)
     page.wait_for_function(
         "window.avatarChat.status === 'listening'", timeout=REPLY_TIMEOUT_MS, polling=50
     )
@@ -225,7 +210,7 @@ def test_blocked_sound_shows_a_hint_and_a_click_enables_it(page):
     page.wait_for_function("window.avatarChat.status === 'listening'", timeout=60_000)
     page.fill("#message", LONG_QUESTION)
     page.press("#message", "Enter")  # Enter sends (a key press, not a click)
-    _wait_talking_video_plays(page)  # the face still moves, muted
+    wait_talking_video_plays(page)  # the face still moves, muted
     assert page.evaluate("document.getElementById('talk-video').muted")
     assert page.is_visible("#sound-hint")
     page.click("#sound-hint")

@@ -122,3 +122,8 @@ async def test_capacity_refuses_new_sessions_without_evicting(app_url):
             await still_usable(c)
     finally:
         await asyncio.gather(*(c.__aexit__(None, None, None) for c in clients))
+        # Leave the app with free slots for later tests: dropped sessions wait out their
+        # resume grace period before they free theirs.
+        deadline = time.monotonic() + 30
+        while _sessions(app_url) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
