@@ -5,9 +5,10 @@ into one inference call. Its ``max_batch_size`` counts FRAMES, not requests: a r
 carries ``k`` frames (one chunk of one sentence, ``lipsync.chunk_frames``) and Serve's
 ``batch_size_fn`` sums them, so ``lipsync.max_batch_size`` means "frames per inference
 call". A request larger than that is split before it is queued (Serve would refuse it).
-Requests wait while the model is busy and enter the batch queue together when it is free:
-Serve closes a batch after ``batch_wait_timeout_s`` even while the previous call still runs,
-so without this gate the frames arriving during a call would form many small batches.
+Requests wait at a gate (``FrameGate``) while the model is busy and are let into the batch
+queue together, one batch's worth at a time, when it is free: Serve closes a batch after
+``batch_wait_timeout_s`` even while the previous call still runs, so without the gate the
+frames arriving during a call would be cut into small batches, each of one session.
 
 ``Wav2LipAvatarDeployment`` (deployment name "Avatar", so serve_config.yaml's Avatar entry
 applies to whichever avatar is configured) computes mel windows and face inputs, sends
@@ -36,13 +37,14 @@ log = logging.getLogger("avatar_chat.lipsync")
 CHUNKS_AHEAD = 3  # chunks of one sentence in flight: the batcher sees several at once
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class LipSyncRequest:
     """``k`` frames of one sentence; ``source`` names the session (for batch statistics)."""
 
     mel: np.ndarray
     faces: np.ndarray
     source: str = ""
+    started: bool = False  # set when its inference call begins
 
     def __len__(self) -> int:
         return int(self.mel.shape[0])
@@ -50,6 +52,69 @@ class LipSyncRequest:
 
 def _frames_in(requests: list[LipSyncRequest]) -> int:
     return sum(len(r) for r in requests)
+
+
+class FrameGate:
+    """Lets requests into the batch queue only while the model is idle, one batch at a time.
+
+    Waiting requests are released in arrival order, up to ``max_frames`` frames, when the
+    running call finishes; so the next batch is made of what every session sent meanwhile.
+    """
+
+    def __init__(self, max_frames: int) -> None:
+        self.max_frames = max_frames
+        self.busy = False
+        self.admitted = 0  # frames let in whose batch has not started yet
+        self._waiting: deque[tuple[int, asyncio.Future]] = deque()
+
+    async def admit(self, frames: int) -> None:
+        if not self.busy and not self._waiting and self._fits(frames):
+            self.admitted += frames
+            return
+        ticket = asyncio.get_running_loop().create_future()
+        self._waiting.append((frames, ticket))
+        try:
+            await ticket
+        except asyncio.CancelledError:
+            if ticket.done() and not ticket.cancelled():  # let in, then cancelled: give back
+                self.give_back(frames)
+            elif (frames, ticket) in self._waiting:
+                self._waiting.remove((frames, ticket))
+            raise
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting to be let in."""
+        return sum(not ticket.done() for _, ticket in self._waiting)
+
+    def give_back(self, frames: int) -> None:
+        """Frames let in that will not be queued after all."""
+        self.admitted = max(0, self.admitted - frames)
+        self._release()
+
+    def started(self, frames: int) -> None:
+        self.busy = True
+        self.admitted = max(0, self.admitted - frames)
+
+    def finished(self) -> None:
+        self.busy = False
+        self._release()
+
+    def _fits(self, frames: int) -> bool:
+        # A request larger than the batch (the limit shrank meanwhile) goes in alone.
+        return self.admitted == 0 or self.admitted + frames <= self.max_frames
+
+    def _release(self) -> None:
+        while self._waiting and not self.busy:
+            frames, ticket = self._waiting[0]
+            if ticket.done():
+                self._waiting.popleft()
+            elif self._fits(frames):
+                self._waiting.popleft()
+                self.admitted += frames
+                ticket.set_result(None)
+            else:
+                return
 
 
 @serve.deployment(name="LipSync", ray_actor_options={"num_cpus": 1}, max_ongoing_requests=64)
@@ -64,13 +129,13 @@ class LipSync:
         self._frames_hist: Counter[int] = Counter()
         self._requests_hist: Counter[int] = Counter()
         self._mixed = 0
-        self._model_free = asyncio.Event()
-        self._model_free.set()
+        self._gate = FrameGate(s.lipsync.max_batch_size)
         self._configure(s.lipsync)
         log.info("LipSync: %s on %s", self.model_path.name, self._runner.providers)
 
     def _configure(self, ls: LipSyncSettings) -> None:
         self._max_frames = ls.max_batch_size
+        self._gate.max_frames = ls.max_batch_size
         self._run_batch.set_max_batch_size(ls.max_batch_size)
         self._run_batch.set_batch_wait_timeout_s(ls.batch_wait_timeout_s)
 
@@ -90,23 +155,35 @@ class LipSync:
             raise ValueError(f"faces must be [{len(mel)}, 6, 96, 96], got {faces.shape}")
         if len(mel) == 0:
             return np.zeros((0, 3, 96, 96), np.float32)
-        await self._model_free.wait()
         step = self._max_frames
         parts = [
-            self._run_batch(LipSyncRequest(mel[i : i + step], faces[i : i + step], source))
+            self._submit(LipSyncRequest(mel[i : i + step], faces[i : i + step], source))
             for i in range(0, len(mel), step)
         ]
         return np.concatenate(await asyncio.gather(*parts))
+
+    async def _submit(self, request: LipSyncRequest) -> np.ndarray:
+        await self._gate.admit(len(request))
+        if len(request) > self._max_frames:  # max_batch_size shrank while it waited
+            self._gate.give_back(len(request))
+            return await self.infer(request.mel, request.faces, request.source)
+        try:
+            return await self._run_batch(request)
+        finally:
+            if not request.started:  # cancelled (or refused) before its batch ran
+                self._gate.give_back(len(request))
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01, batch_size_fn=_frames_in)
     async def _run_batch(self, requests: list[LipSyncRequest]) -> list[np.ndarray]:
         mel = np.concatenate([r.mel for r in requests])
         faces = np.concatenate([r.faces for r in requests])
-        self._model_free.clear()
+        for r in requests:
+            r.started = True
+        self._gate.started(len(mel))
         try:  # in a thread: the loop keeps taking requests meanwhile
             out = await asyncio.to_thread(self._runner.infer, mel, faces)
         finally:
-            self._model_free.set()
+            self._gate.finished()
         self._frames_hist[len(mel)] += 1
         self._requests_hist[len(requests)] += 1
         self._mixed += len({r.source for r in requests}) > 1
@@ -120,6 +197,7 @@ class LipSync:
             "frames_per_batch": dict(self._frames_hist),
             "requests_per_batch": dict(self._requests_hist),
             "mixed_batches": self._mixed,
+            "waiting_requests": self._gate.waiting,
             "max_batch_size": self._max_frames,
             "providers": list(self._runner.providers),
         }
@@ -195,7 +273,12 @@ class Wav2LipAvatarDeployment:
 
     async def _chunk_frames(self, mel: np.ndarray, first: int, source: str) -> np.ndarray:
         faces = await asyncio.to_thread(self._avatar.face_inputs, first, len(mel))
-        mouths = await self._lipsync.infer.remote(mel, faces, source)
+        response = self._lipsync.infer.remote(mel, faces, source)
+        try:
+            mouths = await response
+        except asyncio.CancelledError:  # awaiting a response does not cancel it by itself
+            response.cancel()
+            raise
         return await asyncio.to_thread(self._avatar.compose, mouths, first)
 
     async def ready(self) -> bool:

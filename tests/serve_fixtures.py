@@ -27,6 +27,38 @@ _serve_port: int | None = None  # HTTP port of the Serve instance this process s
 
 
 @contextlib.contextmanager
+def serve_instance(*, num_cpus: int = 4) -> Iterator[int]:
+    """Ray and Serve for this process; yields Serve's HTTP port.
+
+    Ray can be initialised only once at a time per process: the outermost call starts Ray
+    and Serve and shuts both down afterwards; calls made meanwhile (e.g. a test module's own
+    apps beside the session-wide ``app_url`` app) share them and stop nothing.
+    """
+    global _serve_port
+    import ray
+    from ray import serve
+
+    if ray.is_initialized():
+        if _serve_port is None:
+            raise RuntimeError("Ray is running but was not started by serve_instance")
+        yield _serve_port
+        return
+    ray.init(
+        num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False
+    )
+    try:
+        port = free_port()
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        _serve_port = port
+        yield port
+    finally:
+        _serve_port = None
+        with contextlib.suppress(Exception):
+            serve.shutdown()
+        ray.shutdown()
+
+
+@contextlib.contextmanager
 def running_app(
     args: dict | None = None,
     *,
@@ -36,44 +68,25 @@ def running_app(
 ) -> Iterator[str]:
     """Yield the base URL (``http://127.0.0.1:PORT[/prefix]``) of a running app.
 
-    The first call in a process starts Ray and Serve and shuts both down afterwards. Ray
-    can be initialised only once at a time per process, so a call made while another app
-    runs (e.g. a test module's own app beside the session-wide ``app_url``) deploys its app
-    on the same Ray and Serve under its own ``name`` and ``route_prefix`` and deletes only
-    that app afterwards.
+    The app is Serve application ``name`` at ``route_prefix`` on this process's shared Ray
+    and Serve (``serve_instance``); it is deleted afterwards, and Ray stopped if this call
+    started it. Apps running side by side need distinct names and prefixes.
     """
-    global _serve_port
-    import ray
     from ray import serve
 
     from serve_app.app import build_app
 
-    owner = not ray.is_initialized()
-    if owner:
-        ray.init(
-            num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False
-        )
-    elif _serve_port is None:
-        raise RuntimeError("Ray is running but was not started by running_app: no Serve port")
-    elif name in serve.status().applications:
-        raise ValueError(f"an application named {name!r} is already running: pick another name")
-    try:
-        if owner:
-            port = free_port()
-            serve.start(http_options={"host": "127.0.0.1", "port": port})
-            _serve_port = port
-        app = build_app(_merge(DEFAULT_ARGS, args or {}))
-        serve.run(app, name=name, route_prefix=route_prefix)
-        base = f"http://127.0.0.1:{_serve_port}{route_prefix.rstrip('/')}"
-        _wait_healthy(base)
-        yield base
-    finally:
-        if owner:
-            _serve_port = None
-            with contextlib.suppress(Exception):
-                serve.shutdown()
-            ray.shutdown()
-        else:
+    with serve_instance(num_cpus=num_cpus) as port:
+        if name in serve.status().applications:
+            raise ValueError(f"an application named {name!r} is already running: pick another")
+        try:
+            serve.run(
+                build_app(_merge(DEFAULT_ARGS, args or {})), name=name, route_prefix=route_prefix
+            )
+            base = f"http://127.0.0.1:{port}{route_prefix.rstrip('/')}"
+            _wait_healthy(base)
+            yield base
+        finally:
             with contextlib.suppress(Exception):
                 serve.delete(name)
 

@@ -53,7 +53,8 @@ class Wav2LipAvatar:
         self.runner = runner
         self.fps = fps
         self.batch_size = batch_size
-        self.height, self.width = (int(v) for v in pack.frames.shape[1:3])
+        # H.264 (yuv420p) needs even sides: an odd last row or column is left out.
+        self.height, self.width = (int(v) - int(v) % 2 for v in pack.frames.shape[1:3])
         self.note = note
 
     @classmethod
@@ -70,7 +71,7 @@ class Wav2LipAvatar:
 
     def idle(self, n_frames: int, *, first_frame: int = 0) -> np.ndarray:
         """The pack's frames looped by absolute index; no inference."""
-        return self.pack.frames[self._indices(first_frame, n_frames)]
+        return self.pack.frames[self._indices(first_frame, n_frames), : self.height, : self.width]
 
     def mel_inputs(self, pcm: np.ndarray, sample_rate: int) -> np.ndarray:
         """Speech -> ``[N, 1, 80, 16]`` mel windows, one per frame, ``N = frame_count(...)``."""
@@ -96,7 +97,8 @@ class Wav2LipAvatar:
         out = np.empty((len(mouths), self.height, self.width, 3), np.uint8)
         for k, (i, mouth) in enumerate(zip(indices, mouths, strict=True)):
             box = tuple(int(v) for v in self.pack.boxes[i])
-            out[k] = paste_mouth(self.pack.frames[i], box, mouth, self.pack.mask)
+            pasted = paste_mouth(self.pack.frames[i], box, mouth, self.pack.mask)
+            out[k] = pasted[: self.height, : self.width]
         return out
 
     def talking(self, pcm: np.ndarray, sample_rate: int, *, first_frame: int = 0) -> np.ndarray:

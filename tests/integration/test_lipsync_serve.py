@@ -1,0 +1,173 @@
+"""Wav2Lip on Serve: a session with the astro pack and the random-weight model, end to end.
+
+Real Ray and Serve. This module's apps run beside the session-wide ``app_url`` app when
+that one is up (``running_app`` shares the Ray instance), under their own route prefixes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from types import SimpleNamespace
+
+import av
+import numpy as np
+import pytest
+from ray import serve
+
+from actors.avatar.prepare import prepare_avatar
+from tests.conftest import SHARED
+from tests.fakes.wav2lip_model import wav2lip_model_path
+from tests.serve_fixtures import running_app, serve_instance
+from tests.ws_client import ChatClient, Turn
+
+pytestmark = pytest.mark.integration
+
+PORTRAIT = SHARED / "data" / "portrait_astronaut.png"
+APP = "lipsync"
+TURN_TIMEOUT_S = 280.0  # the random model runs at a few frames/s on a shared 2-core CPU
+
+
+@pytest.fixture(scope="module")
+def material(tmp_path_factory, shared_models):
+    """(settings overrides for the astro pack and the random model, the pack)."""
+    avatars = tmp_path_factory.mktemp("avatars")
+    pack = prepare_avatar(PORTRAIT, name="astro", avatars_dir=avatars, models_dir=shared_models)
+    models = tmp_path_factory.mktemp("models")
+    (models / "wav2lip.onnx").symlink_to(wav2lip_model_path(tmp_path_factory.mktemp("w2l")))
+    args = {
+        "avatar": {"kind": "wav2lip", "name": "astro"},
+        "lipsync": {"chunk_frames": 8, "max_batch_size": 16},
+        "avatars_dir": str(avatars),
+        "models_dir": str(models),
+    }
+    return args, pack
+
+
+@pytest.fixture(scope="module")
+def ray_serve():
+    """One Ray + Serve for the module (shared with ``app_url``'s when that one is up)."""
+    with serve_instance() as port:
+        yield port
+
+
+@pytest.fixture(scope="module")
+def apps(ray_serve, material):
+    """The Wav2Lip app; started after the sprite test's app is gone (CPUs are counted)."""
+    args, pack = material
+    with running_app(args, name=APP, route_prefix="/lipsync") as base:
+        yield SimpleNamespace(base=base, pack=pack)
+
+
+def lipsync_handle():
+    return serve.get_deployment_handle("LipSync", app_name=APP)
+
+
+def frames_done(stats: dict) -> int:
+    return sum(size * count for size, count in stats["frames_per_batch"].items())
+
+
+def decode(mp4: bytes) -> tuple[np.ndarray, int, float]:
+    """(video frames RGB, audio samples, audio seconds) of one turn's media."""
+    with av.open(io.BytesIO(mp4)) as c:
+        video = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+    with av.open(io.BytesIO(mp4)) as c:
+        samples = sum(f.samples for f in c.decode(audio=0))
+        rate = c.streams.audio[0].rate
+    return video, samples, samples / rate
+
+
+def check_media(turn: Turn) -> np.ndarray:
+    """25 frames per media second, audio and video within 40 ms; returns the frames."""
+    end = turn.of_type("turn_end")[0]
+    video, _, audio_s = decode(turn.mp4())
+    assert len(video) == round(end["media_s"] * 25) > 0
+    assert abs(len(video) / 25 - audio_s) <= 0.04
+    return video
+
+
+async def test_missing_weights_fall_back_to_the_sprite_and_say_why(ray_serve, material, tmp_path):
+    args = {**material[0], "models_dir": str(tmp_path)}  # the pack is there, no weights
+    with running_app(args, name="lipsync-missing", route_prefix="/nolipsync") as base:
+        async with ChatClient(base) as c:
+            avatar = c.hello["avatar"]
+            assert avatar["kind"] == "sprite" and not avatar.get("streaming")
+            assert "avatar-chat models fetch wav2lip" in avatar["note"]
+            assert "sprite" in avatar["note"]
+            await c.ask("Hi.")
+            turn = await c.until("turn_end", 120)
+    check_media(turn)
+
+
+async def test_session_streams_talking_frames_in_chunks(apps):
+    await lipsync_handle().reset_stats.remote()
+    async with ChatClient(apps.base) as c:
+        avatar = c.hello["avatar"]
+        assert avatar["kind"] == "wav2lip" and avatar["streaming"] is True
+        assert (avatar["width"], avatar["height"], avatar["note"]) == (512, 512, "")
+        await c.ask("Hello there, my friend.")
+        turn, done_at_first_fragment = Turn(), None
+        while not turn.of_type("turn_end"):
+            item = await c.recv(TURN_TIMEOUT_S)
+            turn.items.append(item)
+            if done_at_first_fragment is None and item.is_media and item.header["seq"] == 1:
+                done_at_first_fragment = frames_done(await lipsync_handle().stats.remote())
+    sentences = turn.of_type("sentence")
+    assert len(sentences) >= 2, sentences  # split at the comma
+    first_frames = round(sentences[0]["duration_s"] * 25)
+    # The first fragment left before LipSync had made all of the first sentence's frames...
+    assert done_at_first_fragment < first_frames, (done_at_first_fragment, first_frames)
+    # ...and the first sentence went out as several fragments (chunks of 8 frames).
+    starts = [m.header["start_s"] for m in turn.media if m.header["kind"] == "fragment"]
+    assert sum(s < sentences[1]["start_s"] for s in starts) >= 2, starts
+    video = check_media(turn)
+    stats = await lipsync_handle().stats.remote()
+    assert frames_done(stats) == len(video) and max(stats["frames_per_batch"]) <= 16
+    # The frames are the astronaut's, with a generated mouth inside the crop box only.
+    x0, y0, x1, y1 = apps.pack.boxes[0]
+    photo = apps.pack.frames[0].astype(np.int16)
+    outside = np.ones(photo.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    diff = np.abs(video[len(video) // 2].astype(np.int16) - photo).mean(axis=2)
+    assert diff[outside].mean() < 6, diff[outside].mean()
+    assert diff[y0:y1, x0:x1].mean() > 2 * diff[outside].mean()
+
+
+async def test_two_sessions_share_inference_batches(apps):
+    handle = lipsync_handle()
+    await handle.reset_stats.remote()
+    async with ChatClient(apps.base) as a, ChatClient(apps.base) as b:
+        await asyncio.gather(a.ask("Apples are red."), b.ask("Bananas are yellow."))
+        ta, tb = await asyncio.gather(
+            a.until("turn_end", TURN_TIMEOUT_S), b.until("turn_end", TURN_TIMEOUT_S)
+        )
+    va, vb = check_media(ta), check_media(tb)
+    stats = await handle.stats.remote()
+    assert frames_done(stats) == len(va) + len(vb)
+    assert stats["mixed_batches"] >= 1, stats  # one inference call held frames of both sessions
+    assert max(stats["requests_per_batch"]) >= 2
+
+
+async def test_interrupt_cancels_the_queued_lipsync_work(apps):
+    handle = lipsync_handle()
+    long_text = " ".join(f"This is sentence number {i} of a long answer." for i in range(8))
+    async with ChatClient(apps.base) as c:
+        await c.ask(long_text)
+        turn = Turn()
+        while not any(r.is_media and r.header["kind"] == "fragment" for r in turn.items):
+            turn.items.append(await c.recv(TURN_TIMEOUT_S))
+        assert (await handle.stats.remote())["waiting_requests"] > 0  # sentences in flight
+        await c.send({"type": "interrupt"})
+        await c.until("interrupted")
+        # The chunks still queued for inference are cancelled, not computed for nobody: the
+        # queue empties at once (computing them would take minutes on this CPU).
+        waiting = None
+        for _ in range(40):
+            waiting = (await handle.stats.remote())["waiting_requests"]
+            if waiting == 0:
+                break
+            await asyncio.sleep(0.25)
+        assert waiting == 0
+        await c.drain(quiet_s=0.5)
+        await c.ask("Ok.")  # the pool still serves the next turn
+        check_media(await c.until("turn_end", TURN_TIMEOUT_S))
