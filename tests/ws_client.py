@@ -57,16 +57,21 @@ class ChatClient:
         self.pre_hello: list[dict] = []
 
     async def __aenter__(self) -> ChatClient:
-        self.ws = await websockets.connect(self.url, max_size=None, open_timeout=30)
-        while True:
-            event = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
-            if event["type"] == "session":
-                self.hello = event
-                return self
-            self.pre_hello.append(event)
+        self.ws = await websockets.connect(self.url, max_size=None, open_timeout=60)
+        try:
+            while True:  # a new SessionActor can take many seconds to start on a busy machine
+                event = json.loads(await asyncio.wait_for(self.ws.recv(), 120))
+                if event["type"] == "session":
+                    self.hello = event
+                    return self
+                self.pre_hello.append(event)
+        except BaseException:
+            await self.ws.close()  # never leave a half-open session holding a slot
+            raise
 
     async def __aexit__(self, *exc) -> None:
-        await self.ws.close()
+        if self.ws is not None:
+            await self.ws.close()
 
     async def send(self, message: dict | bytes | str) -> None:
         await self.ws.send(json.dumps(message) if isinstance(message, dict) else message)

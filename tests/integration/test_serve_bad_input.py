@@ -109,8 +109,8 @@ async def test_capacity_refuses_new_sessions_without_evicting(app_url):
         await asyncio.sleep(0.5)
     assert _sessions(app_url) == 0
     clients = [ChatClient(app_url) for _ in range(6)]
-    await asyncio.gather(*(c.__aenter__() for c in clients))
     try:
+        await asyncio.gather(*(c.__aenter__() for c in clients))
         url = app_url.replace("http://", "ws://") + "/ws"
         async with websockets.connect(url) as ws:
             error = json.loads(await asyncio.wait_for(ws.recv(), 30))
