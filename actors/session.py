@@ -21,6 +21,7 @@ from actors.history import ChatHistory
 from actors.llm import make_llm
 from actors.media import FragmentedMP4Encoder
 from actors.messages import Sentence, TTSAudio
+from actors.outbox import next_batch
 from actors.stages import make_encoder, make_splitter
 from actors.turn import TurnPipeline
 from config import Settings
@@ -49,7 +50,7 @@ class DeploymentStages:
         # The replica gets the TTS result by reference: no second upload of the samples.
         ref = self._audio_refs.pop(id(audio.sentence), None)
         n_samples = len(audio.pcm)
-        if self._info.get("streaming"):  # Wav2Lip: chunks are encoded as they arrive
+        if self._info.get("streaming"):  # chunks are encoded as they arrive
             stream = self._avatar.options(stream=True).talking.remote(
                 ref or audio, first_frame, n_samples, self._session_id
             )
@@ -76,6 +77,7 @@ class DeploymentStages:
             splitter_factory=lambda: make_splitter(self._settings),
             fps=self._info["fps"],
             depth=self._settings.server.pipeline_depth,
+            max_lead_s=self._settings.server.max_lead_s,
         )
 
 
@@ -137,6 +139,11 @@ class SessionActor:
     """Client messages -> events and media for one user (history, turns, cancellation)."""
 
     def __init__(self, session_id: str, settings: dict, handles: dict, info: dict) -> None:
+        import cv2
+
+        # Every session's encoder shares the same cores: OpenCV's thread pool on one small
+        # frame costs more CPU in hand-offs than it saves.
+        cv2.setNumThreads(1)
         self.settings = Settings.load(settings)  # the API key comes from the environment
         self.session_id = session_id
         self.info = info
@@ -200,14 +207,21 @@ class SessionActor:
         return event
 
     async def events(self, conn: int):
-        """Outgoing items for connection ``conn`` until another connection takes over."""
+        """Lists of outgoing items for connection ``conn`` until another connection takes
+        over; several items per list, so each Ray hop to the client carries a batch."""
+        window_s = self.settings.server.text_batch_ms / 1000
         while True:
-            item = await self.conv.outbox.get()
-            if item is _DETACHED:
+            batch = await next_batch(
+                self.conv.outbox, window_s=window_s, barrier=lambda item: item is _DETACHED
+            )
+            if batch[-1] is _DETACHED:
+                batch.pop()
+                if batch:
+                    yield batch
                 if conn != self._conn or self._ended:
                     return
                 continue  # a marker meant for an older stream
-            yield item
+            yield batch
 
     async def detach(self, conn: int) -> None:
         if conn == self._conn:

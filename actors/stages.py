@@ -18,6 +18,7 @@ def make_encoder(settings: Settings, *, width: int, height: int, fps: int) -> Fr
         preset=e.preset,
         crf=e.crf,
         audio_bitrate=e.audio_bitrate,
+        threads=e.threads,
     )
 
 

@@ -20,11 +20,12 @@ from actors.messages import MediaChunk, Sentence, StageTimings, TTSAudio, pad_to
 from actors.text import SentenceSplitter
 
 # The first sentence of a turn leaves in small fragments so the first frames reach the
-# client after encoding a handful of frames, not the whole sentence; later sentences are
-# encoded while earlier ones play, so one fragment each keeps keyframes (and bytes) few.
-# The first fragment holds 10 frames: the AAC encoder keeps ~85 ms of audio back, so a
-# smaller one would leave the player too little audio to bridge the next fragment.
+# client after encoding a handful of frames, not the whole sentence. Later media goes in
+# one-second fragments: each starts with a keyframe (a few percent more encoding than one
+# per sentence), but a sentence's first second leaves without waiting for its last, which
+# under load is what keeps the next sentence from arriving late.
 FIRST_SENTENCE_CHUNKS = (10, 15)
+FRAGMENT_FRAMES = 25
 
 SpeakFn = Callable[[Sentence], Awaitable[TTSAudio]]
 # An animator returns all frames of a sentence, or an async iterator of frame chunks that
@@ -64,7 +65,14 @@ TurnEvent = ReplyDelta | SentenceStarted | MediaChunk | TurnFailed | TurnDone
 
 
 class TurnPipeline:
-    """``TextDelta stream -> TurnEvent stream`` (deltas, sentences, media, end)."""
+    """``TextDelta stream -> TurnEvent stream`` (deltas, sentences, media, end).
+
+    ``max_lead_s`` paces a live turn: a sentence is animated, and a fragment encoded, only
+    once its media starts within that many seconds of the client's playback (assumed to
+    start with the first fragment). Without pacing every session renders its whole reply
+    at once, and on a shared machine those bursts starve the sessions that are just
+    starting; with it the CPU follows playback. ``None`` (files, the CLI): as fast as possible.
+    """
 
     def __init__(
         self,
@@ -75,15 +83,19 @@ class TurnPipeline:
         splitter_factory: Callable[[], SentenceSplitter] = SentenceSplitter,
         fps: int = 25,
         depth: int = 3,
+        max_lead_s: float | None = None,
     ) -> None:
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")
+        if max_lead_s is not None and not max_lead_s > 0:
+            raise ValueError(f"max_lead_s must be positive or None, got {max_lead_s}")
         self._speak = speak
         self._animate = animate
         self._encoder_factory = encoder_factory
         self._splitter_factory = splitter_factory
         self._fps = fps
         self._depth = depth
+        self._max_lead_s = max_lead_s
 
     async def run(
         self, deltas: AsyncIterator[str], *, turn_id: str = ""
@@ -111,6 +123,18 @@ class _TurnRun:
         self.timings = StageTimings()
         self.slots = asyncio.Semaphore(pipe._depth)
         self.t0 = time.perf_counter()
+        self.playing_since = 0.0  # when the first fragment left, once `playing` is set
+        self.playing = asyncio.Event()
+
+    async def _pace(self, media_at: float) -> None:
+        """Wait until media starting at ``media_at`` s is within the lead of playback."""
+        lead = self.pipe._max_lead_s
+        if lead is None or media_at <= lead:
+            return
+        await self.playing.wait()  # playback has not started: everything after it waits
+        wait = media_at - lead - (time.perf_counter() - self.playing_since)
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     async def main(self, deltas: AsyncIterator[str]) -> None:
         pending: asyncio.Queue[asyncio.Task | None] = asyncio.Queue()
@@ -148,7 +172,6 @@ class _TurnRun:
             await self.out.put(None)
 
     async def _launch(self, sentence, prev_end, tasks, pending):
-        await self.slots.acquire()  # bounded look-ahead: at most `depth` sentences in flight
         end: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(self._render(sentence, prev_end, end))
         tasks.append(task)
@@ -158,6 +181,9 @@ class _TurnRun:
     async def _render(self, sentence: Sentence, prev_end: asyncio.Future, end: asyncio.Future):
         """Speak and animate one sentence; frames are numbered after the previous sentence's."""
         try:
+            # Bounded look-ahead: at most `depth` sentences in flight. Taken here, not in
+            # _launch, so the reply text keeps streaming while sentences wait.
+            await self.slots.acquire()
             t = time.perf_counter()
             audio = await self.pipe._speak(sentence)
             self.timings.add("tts", time.perf_counter() - t)
@@ -166,6 +192,7 @@ class _TurnRun:
             first_frame = await asyncio.shield(prev_end)
             n_frames = len(pcm) * self.pipe._fps // audio.sample_rate
             end.set_result(first_frame + n_frames)
+            await self._pace(first_frame / self.pipe._fps)
             t = time.perf_counter()
             frames = await self.pipe._animate(audio, first_frame)
             self.timings.add("avatar", time.perf_counter() - t)
@@ -194,23 +221,26 @@ class _TurnRun:
                 started = True
             s = audio.sentence
             await self.out.put(SentenceStarted(s, media_s, audio.duration_s, audio.engine))
-            await self._encode_sentence(encoder, audio, frames, first=media_s == 0)
+            await self._encode_sentence(encoder, audio, frames, start_s=media_s)
             media_s += audio.duration_s
         if started:
             for chunk in await asyncio.to_thread(encoder.close):
                 await self._emit(chunk)
         return media_s
 
-    async def _encode_sentence(self, encoder, audio: TTSAudio, frames, *, first: bool) -> None:
+    async def _encode_sentence(self, encoder, audio: TTSAudio, frames, *, start_s: float):
         """Encode a sentence's frames; a stream of frame chunks is encoded as it arrives."""
-        spf = audio.sample_rate // self.pipe._fps
+        fps = self.pipe._fps
+        spf = audio.sample_rate // fps
         if isinstance(frames, np.ndarray):
-            frames = _split(frames, FIRST_SENTENCE_CHUNKS if first else ())
+            frames = _split(frames, fragment_sizes(len(frames), first_sentence=start_s == 0))
         done = 0
         async for part in frames:
-            pcm = audio.pcm[done * spf : (done + len(part)) * spf]
+            await self._pace(start_s + done / fps)
+            end = (done + len(part)) * spf
+            pcm, upcoming = audio.pcm[done * spf : end], audio.pcm[end:]
             t = time.perf_counter()
-            chunks = await asyncio.to_thread(encoder.encode, part, pcm)
+            chunks = await asyncio.to_thread(encoder.encode, part, pcm, upcoming=upcoming)
             self.timings.add("encode", time.perf_counter() - t)
             done += len(part)
             for chunk in chunks:
@@ -218,18 +248,27 @@ class _TurnRun:
 
     async def _emit(self, chunk: MediaChunk) -> None:
         if chunk.kind == "fragment" and "first_media" not in self.timings.seconds:
-            self.timings.add("first_media", time.perf_counter() - self.t0)
+            self.playing_since = time.perf_counter()
+            self.playing.set()
+            self.timings.add("first_media", self.playing_since - self.t0)
         await self.out.put(chunk)
 
 
-async def _split(frames: np.ndarray, sizes: tuple[int, ...]) -> AsyncIterator[np.ndarray]:
-    """Chunks of ``sizes`` frames, then 25-frame chunks; with no sizes, all frames at once."""
-    if not sizes:
-        yield frames
-        return
+def fragment_sizes(n_frames: int, *, first_sentence: bool) -> list[int]:
+    """Frames per fragment of a sentence: ``FRAGMENT_FRAMES`` each, and the first sentence
+    of a turn starts with the smaller ``FIRST_SENTENCE_CHUNKS``."""
+    head = FIRST_SENTENCE_CHUNKS if first_sentence else ()
+    sizes, left = [], n_frames
+    for size in (*head, *([FRAGMENT_FRAMES] * (n_frames // FRAGMENT_FRAMES + 1))):
+        if left <= 0:
+            break
+        sizes.append(min(size, left))
+        left -= size
+    return sizes
+
+
+async def _split(frames: np.ndarray, sizes: list[int]) -> AsyncIterator[np.ndarray]:
     at = 0
-    for size in (*sizes, *([25] * (len(frames) // 25 + 1))):
-        if at >= len(frames):
-            return
+    for size in sizes:
         yield frames[at : at + size]
         at += size

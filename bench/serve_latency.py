@@ -8,13 +8,13 @@ sprite avatar) against a scripted OpenAI-compatible server (first token after 30
 moment and each records when its question left, its first ``reply_delta``, the delta that
 completed the first sentence, its first media fragment, every fragment and ``turn_end``.
 
-Playback model for "real time": playback starts when a session's first fragment arrives and
-plays where both tracks are buffered. Each later fragment is due when playback reaches the
-end of what arrived before it: ``t_first + min(video end, audio end) + stalled_so_far``
-(audio ends ~0.1 s before the video, since the AAC encoder holds back two frames; its end is
-read from the fragment's ``moof``). A fragment arriving after that is late: playback waits
-for it, and later deadlines move by the wait. A wait over 20 ms (STALL_TOLERANCE_S) is a
-stall; a turn is real time when it has no stall.
+Playback model for "real time" (the web client's rule, serve_app/static/player.js): playback
+starts when START_BUFFER_S (0.5 s) of the turn is playable in both tracks, or when its last
+fragment is in; it plays where both tracks are buffered. Each later fragment is due when
+playback reaches the end of what arrived before it: ``t_start + min(video end, audio end) +
+stalled_so_far`` (the audio end is read from the fragment's ``moof``). A fragment arriving
+after that is late: playback waits for it, and later deadlines move by the wait. A wait over
+20 ms (STALL_TOLERANCE_S) is a stall; a turn is real time when it has no stall.
 Prints a table and writes the ``serve_latency`` section of docs/benchmarks.md.
 """
 
@@ -56,6 +56,7 @@ WARM_UP_REPLY = "Ready."
 STALL_TOLERANCE_S = 0.020
 SAMPLE_RATE = 24000  # tts.sample_rate: the time scale of both tracks
 TARGET_GAP_S, TARGET_SESSIONS = 0.150, 8
+START_BUFFER_S = 0.5  # serve_app/static/player.js: START_BUFFER_S
 _ASKED = re.compile(r"^\[s(\d+) r(\d+)\]")
 
 
@@ -69,6 +70,7 @@ class Sample:
     first_delta: float = float("nan")
     first_sentence_done: float = float("nan")
     first_media: float = float("nan")
+    play_start: float = float("nan")
     turn_end: float = float("nan")
     media_s: float = 0.0
     waits: list[tuple[float, float]] = field(default_factory=list)
@@ -136,16 +138,28 @@ def audio_end_s(fragment: bytes, sample_rate: int = SAMPLE_RATE) -> float:
     return end
 
 
+def playback_start(fragments: list[tuple[float, float, float]]) -> tuple[int, float]:
+    """Index and arrival of the fragment that starts playback: the web client plays once
+    ``START_BUFFER_S`` is playable (both tracks), or when the turn's last fragment is in."""
+    video = audio = 0.0
+    for i, (arrival, video_end, audio_end) in enumerate(fragments):
+        video, audio = max(video, video_end), max(audio, audio_end)
+        if min(video, audio) >= START_BUFFER_S:
+            return i, arrival
+    return len(fragments) - 1, fragments[-1][0]
+
+
 def playback_waits(fragments: list[tuple[float, float, float]]) -> list[tuple[float, float]]:
     """``(media time, seconds)`` of every wait of the playback model over ``(arrival,
-    video_end, audio_end)`` fragments: each is due when playback reaches the end of what
-    came before it, and a wait delays every later deadline."""
-    first_at = fragments[0][0]
+    video_end, audio_end)`` fragments: playback starts as ``playback_start`` says; each later
+    fragment is due when playback reaches the end of what came before it, and a wait delays
+    every later deadline."""
+    started, start_at = playback_start(fragments)
     video = audio = playable = stalled = 0.0
     waits: list[tuple[float, float]] = []
     for i, (arrival, video_end, audio_end) in enumerate(fragments):
-        due = first_at + playable + stalled
-        if i and arrival > due:
+        due = start_at + playable + stalled
+        if i > started and arrival > due:
             waits.append((playable, arrival - due))
             stalled += arrival - due
         video, audio = max(video, video_end), max(audio, audio_end)
@@ -188,6 +202,7 @@ async def one_turn(client, index: int, round_no: int, model: ScriptedModel) -> S
     )
     if fragments:
         sample.first_media = fragments[0][0]
+        sample.play_start = playback_start(fragments)[1]
         sample.waits = playback_waits(fragments)
     return sample
 
@@ -343,6 +358,7 @@ def summarize(results: dict[int, list[Sample]]) -> tuple[list[list], int]:
     for n, samples in results.items():
         first = [s.first_media - s.sent for s in samples]
         gap = [s.first_media - s.first_sentence_done for s in samples]
+        play = [s.play_start - s.sent for s in samples]
         to_llm = [s.llm_request - s.sent for s in samples]
         done = [s.first_sentence_done - s.sent for s in samples]
         enc = [s.timings.get("encode", float("nan")) / max(s.media_s, 1e-9) for s in samples]
@@ -358,6 +374,7 @@ def summarize(results: dict[int, list[Sample]]) -> tuple[list[list], int]:
                 _ms(first, 0.95),
                 _ms(gap, 0.5),
                 _ms(gap, 0.95),
+                _ms(play, 0.5),
                 f"{statistics.median(s.media_s for s in samples):.1f}",
                 f"{statistics.median(s.turn_end - s.first_media for s in samples):.1f}",
                 f"{statistics.median(enc):.3f}",
@@ -380,6 +397,7 @@ HEADER = [
     "p95 ms",
     "1st media − 1st sentence p50 ms",
     "p95 ms",
+    "q→playback starts p50 ms",
     "media s",
     "1st media→turn_end s",
     "encode s per media s",
@@ -407,13 +425,14 @@ per session; the client runs in the same process as Ray's driver.
 Definitions: *q→* times start when the question is sent. *1st sentence* is the arrival of the
 `reply_delta` that completes the text of the first `sentence` event. *1st media* is the first
 media fragment (the init segment comes just before it). Percentiles are over all turns of the
-level. *Real time*: playback starts when the first fragment arrives and plays where both
-tracks are buffered; each later fragment is due when playback reaches the end of the media
-before it, `t_first + min(video end, audio end)` plus earlier stalls (audio ends ~0.1 s before
-the video: the AAC encoder holds back two frames; the audio end is read from each fragment's
-`moof`). A fragment arriving after that is *late*: playback waits, and later deadlines move
-by the wait. A wait over {STALL_TOLERANCE_S * 1000:.0f} ms is a *stall* (shorter ones the audio
-output's own buffer absorbs); a turn is real time when it has no stall. *Stalls at* lists the
+level. *Playback starts* when {START_BUFFER_S:g} s of the turn is playable in both tracks, or
+when its last fragment is in (the web client's rule: a small jitter buffer). *Real time*: from
+then on it plays where both tracks are buffered; each later fragment is due when playback
+reaches the end of the media before it, `t_start + min(video end, audio end)` plus earlier
+stalls (the audio end is read from each fragment's `moof`). A fragment arriving after that is
+*late*: playback waits, and later deadlines move by the wait. A wait over
+{STALL_TOLERANCE_S * 1000:.0f} ms is a *stall* (shorter ones the audio output's own buffer
+absorbs); a turn is real time when it has no stall. *Stalls at* lists the
 media times where playback stalled (count in brackets); *worst total wait* is the largest sum
 of waits in one turn."""
     ]

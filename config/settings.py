@@ -133,6 +133,15 @@ class EncoderSettings(_Section):
     preset: str = Field("ultrafast", description="libx264 preset.")
     crf: int = Field(23, ge=0, le=51, description="libx264 constant rate factor.")
     audio_bitrate: int = Field(64000, ge=16000, description="AAC bit rate (bit/s).")
+    threads: int = Field(
+        1,
+        ge=0,
+        le=16,
+        description=(
+            "libx264 threads per turn encoder (0: libx264 picks). One is the cheapest in CPU per "
+            "frame, which is what many concurrent sessions need; more cut one session's latency."
+        ),
+    )
 
 
 class VADSettings(_Section):
@@ -199,6 +208,26 @@ class ServerSettings(_Section):
     pipeline_depth: int = Field(
         3, ge=1, le=16, description="Sentences synthesised and animated ahead of playback."
     )
+    text_batch_ms: int = Field(
+        100,
+        ge=0,
+        le=1000,
+        description=(
+            "Reply text arriving within this window is sent as one reply_delta event: every "
+            "event costs a Ray hop, and per-token events kept the CPU busy at many sessions. "
+            "Media and other events are never held back. 0: one event per LLM delta."
+        ),
+    )
+    max_lead_s: float | None = Field(
+        3.0,
+        gt=0,
+        description=(
+            "How far ahead of the client's playback a session renders and encodes (media "
+            "seconds). Spreads each reply's CPU over its playback, so sessions that start "
+            "talking are not starved by others' look-ahead, and less media is thrown away "
+            "at an interrupt. null: render as fast as possible."
+        ),
+    )
     max_queued_turns: int = Field(
         1, ge=0, description="Text messages queued while a reply runs; more get 'busy'."
     )
@@ -236,7 +265,6 @@ class Settings(_Section):
         """Build settings from nested ``overrides`` (e.g. serve_config args) plus environment."""
         data = _deep_merge(overrides or {}, _from_env(os.environ if env is None else env))
         return cls.model_validate(data)
-
 
     def with_overrides(self, overrides: dict[str, Any]) -> Settings:
         """A validated copy with ``overrides`` on top: command-line flags beat the environment."""

@@ -146,23 +146,26 @@ class Connection:
         """Session output -> socket; the bytes are copied only here, at the last hop."""
         try:
             async for ref in self.actor.events.remote(conn):
-                item = await ref
-                if isinstance(item, MediaChunk):
-                    if item.turn_id not in self.cancelled:
-                        await self.ws.send_bytes(frame_media(item))
-                    continue
-                kind, turn = item.get("type"), item.get("turn_id")
-                if kind == "turn_start":
-                    self.current_turn = turn
-                elif kind == "interrupted":
-                    self.cancelled.add(turn)
-                elif turn in self.cancelled:
-                    continue
-                if kind == "error":
-                    record_client_error(item.get("code", ""))
-                await self.ws.send_json(item)
+                for item in await ref:  # a batch (see actors/outbox.py)
+                    await self._send(item)
         except (WebSocketDisconnect, RuntimeError, ray.exceptions.RayActorError) as exc:
             log.info("event stream ended: %s", type(exc).__name__)
+
+    async def _send(self, item) -> None:
+        if isinstance(item, MediaChunk):
+            if item.turn_id not in self.cancelled:
+                await self.ws.send_bytes(frame_media(item))
+            return
+        kind, turn = item.get("type"), item.get("turn_id")
+        if kind == "turn_start":
+            self.current_turn = turn
+        elif kind == "interrupted":
+            self.cancelled.add(turn)
+        elif turn in self.cancelled:
+            return
+        if kind == "error":
+            record_client_error(item.get("code", ""))
+        await self.ws.send_json(item)
 
     async def _error(self, code: str, message: str, client_id: str | None = None) -> None:
         record_client_error(code)

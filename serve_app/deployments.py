@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 import numpy as np
 from ray import serve
@@ -17,6 +18,7 @@ from ray import serve
 from actors.local import make_avatar
 from actors.messages import TTSAudio, pad_to_frames
 from actors.tts import make_tts
+from actors.turn import fragment_sizes
 from config import Settings, TTSSettings
 
 log = logging.getLogger("avatar_chat.deployments")
@@ -25,7 +27,7 @@ log = logging.getLogger("avatar_chat.deployments")
 @serve.deployment(
     name="TTS",
     ray_actor_options={"num_cpus": 0.25},
-    max_ongoing_requests=8,
+    max_ongoing_requests=64,
 )
 class TTSDeployment:
     """``Sentence text -> TTSAudio``: edge-tts with the espeak-ng fallback, per replica."""
@@ -50,7 +52,7 @@ class TTSDeployment:
 @serve.deployment(
     name="Avatar",
     ray_actor_options={"num_cpus": 0.25},
-    max_ongoing_requests=8,
+    max_ongoing_requests=64,
 )
 class AvatarDeployment:
     """``TTSAudio -> frames``: the configured avatar renderer, shared by all sessions."""
@@ -75,17 +77,29 @@ class AvatarDeployment:
             "height": r.height,
             "fps": r.fps,
             "note": note,
+            "streaming": hasattr(r, "talking_chunks"),
         }
 
-    async def talking(self, audio: TTSAudio, first_frame: int, n_samples: int) -> np.ndarray:
-        """Frames for ``audio`` padded to ``n_samples`` (a whole number of frames)."""
+    async def talking(
+        self, audio: TTSAudio, first_frame: int, n_samples: int, source: str = ""
+    ) -> AsyncIterator[np.ndarray]:
+        """Frames for ``audio`` padded to ``n_samples`` (a whole number of frames), streamed
+        in the turn's fragment sizes: the first chunk leaves after rendering a few frames."""
         pcm = audio.pcm
         if len(pcm) < n_samples:
             pcm = np.concatenate([pcm, np.zeros(n_samples - len(pcm), pcm.dtype)])
-        pcm = pad_to_frames(pcm, audio.sample_rate, self._renderer.fps)
-        return await asyncio.to_thread(
-            self._renderer.talking, pcm, audio.sample_rate, first_frame=first_frame
-        )
+        r = self._renderer
+        pcm = pad_to_frames(pcm, audio.sample_rate, r.fps)
+        if not hasattr(r, "talking_chunks"):
+            yield await asyncio.to_thread(
+                r.talking, pcm, audio.sample_rate, first_frame=first_frame
+            )
+            return
+        n_frames = len(pcm) * r.fps // audio.sample_rate
+        sizes = fragment_sizes(n_frames, first_sentence=first_frame == 0)
+        chunks = r.talking_chunks(pcm, audio.sample_rate, sizes, first_frame=first_frame)
+        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+            yield chunk
 
     async def idle(self, n_frames: int, first_frame: int = 0) -> np.ndarray:
         return await asyncio.to_thread(self._renderer.idle, n_frames, first_frame=first_frame)

@@ -11,6 +11,7 @@ pastes, so rendering costs little more than a memory copy.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -153,6 +154,22 @@ class SpriteAvatar:
         samples_per_frame(sample_rate, self.fps)  # rejects rates that fps does not divide
         levels = np.rint(self.mouth_openings(pcm, sample_rate) * (_MOUTH_LEVELS - 1))
         return self._render(first_frame, levels.astype(np.int64))
+
+    def talking_chunks(
+        self, pcm: np.ndarray, sample_rate: int, sizes: list[int], *, first_frame: int = 0
+    ) -> Iterator[np.ndarray]:
+        """``talking`` rendered lazily in chunks of ``sizes`` frames (summing to its frame
+        count), so the first frames can be encoded before the rest exist. The mouth is
+        smoothed over all of ``pcm`` first: chunks join exactly as one call would render."""
+        samples_per_frame(sample_rate, self.fps)
+        levels = np.rint(self.mouth_openings(pcm, sample_rate) * (_MOUTH_LEVELS - 1))
+        levels = levels.astype(np.int64)
+        if sum(sizes) != len(levels) or min(sizes, default=1) < 1:
+            raise ValueError(f"chunk sizes {sizes} do not split {len(levels)} frames")
+        at = 0
+        for size in sizes:
+            yield self._render(first_frame + at, levels[at : at + size])
+            at += size
 
     def idle(self, n_frames: int, *, first_frame: int = 0) -> np.ndarray:
         """``n_frames`` frames at rest: mouth closed, breathing, blinking, glancing around."""

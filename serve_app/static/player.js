@@ -6,6 +6,11 @@
 export const DEFAULT_CODECS = 'avc1.42E01E, mp4a.40.2';
 const FADE_OUT_MS = 260;
 const STALL_GRACE_MS = 250; // a short hiccup keeps the talking face; a longer gap goes idle
+// Playback of a turn starts once this much of it is buffered (or all of it, if shorter): a
+// small jitter buffer. At low load the second fragment follows the first within tens of
+// milliseconds, so it costs little; under load it absorbs a late fragment without a stall.
+// bench/serve_latency.py models exactly this rule (START_BUFFER_S there).
+export const START_BUFFER_S = 0.5;
 
 /** Media of one turn: payloads by seq, appended in order once its MediaSource is open. */
 class TurnStream {
@@ -20,6 +25,7 @@ class TurnStream {
     this.sourceBuffer = null;
     this.shown = false;
     this.stalled = false;
+    this.started = false; // play() called: enough was buffered
   }
 
   /** Move payloads that are next in seq order onto the append queue. */
@@ -150,7 +156,7 @@ export class TalkingPlayer {
   enableSound() {
     this.video.muted = false;
     this.hooks.onSoundBlocked?.(false);
-    if (this.current) this.video.play().catch(() => {});
+    if (this.current?.started) this.video.play().catch(() => {});
   }
 
   decodedFrames() {
@@ -184,7 +190,18 @@ export class TalkingPlayer {
     );
     this.video.src = url;
     this._watchFirstFrame(stream);
-    this._play();
+  }
+
+  /** Start playing once START_BUFFER_S is buffered, or the whole turn if it is shorter. */
+  _maybeStart(stream) {
+    if (stream.started || this.current !== stream) return;
+    const ranges = this.video.buffered; // for MSE: where both tracks are buffered
+    const ahead = ranges.length ? ranges.end(ranges.length - 1) - this.video.currentTime : 0;
+    const all = stream.complete && stream.appendQueue.length === 0;
+    if (ahead >= START_BUFFER_S || (all && ahead > 0)) {
+      stream.started = true;
+      this._play();
+    }
   }
 
   _play() {
@@ -201,6 +218,7 @@ export class TalkingPlayer {
   _pump(stream) {
     const sb = stream.sourceBuffer;
     if (!sb || sb.updating || stream.mediaSource.readyState !== 'open') return;
+    this._maybeStart(stream);
     if (stream.appendQueue.length > 0) {
       try {
         sb.appendBuffer(stream.appendQueue.shift());
@@ -218,6 +236,7 @@ export class TalkingPlayer {
       } catch {
         /* already ended */
       }
+      this._maybeStart(stream);
     }
   }
 

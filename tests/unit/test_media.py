@@ -259,3 +259,37 @@ def test_write_mp4_needs_the_init_segment_first(tmp_path):
     fragment = MediaChunk(b"\x00\x00\x00\x08moof", "fragment", 1)
     with pytest.raises(ValueError, match="init"):
         write_mp4(tmp_path / "x.mp4", [fragment])
+
+
+def test_upcoming_audio_makes_each_fragment_cover_its_video(tmp_path):
+    """With the following audio given, no fragment's audio ends before its video (a player
+    would stall there), and the stream still decodes to exactly the input sound."""
+    from bench.serve_latency import audio_end_s  # reads a fragment's AAC end from its moof
+
+    n_frames, sizes = 60, (10, 15, 25, 10)
+    frames, pcm = gradient_frames(0, n_frames), sine(0, n_frames * SPF)
+    for upcoming in (False, True):
+        encoder = FragmentedMP4Encoder(width=SIZE, height=SIZE, fps=FPS, sample_rate=RATE)
+        chunks, done = [encoder.start()], 0
+        for size in sizes:
+            end = (done + size) * SPF
+            ahead = pcm[end:] if upcoming else None
+            chunks += encoder.encode(
+                frames[done : done + size], pcm[done * SPF : end], upcoming=ahead
+            )
+            done += size
+        short = [
+            (done_s, audio_end_s(c.data))
+            for c, done_s in zip(chunks[1:], np.cumsum(sizes[:-1]) / FPS, strict=False)
+        ]
+        chunks += encoder.close()
+        if upcoming:
+            assert all(audio >= video for video, audio in short), short
+        else:  # without it the AAC encoder's hold-back leaves each fragment short
+            assert all(audio < video - 0.05 for video, audio in short), short
+        _, samples, _ = decode(write_mp4(tmp_path / f"up{upcoming}.mp4", chunks))
+        # Same sound either way (the edit list drops the priming): nothing taken ahead is
+        # encoded twice or lost, and the tone stays in phase with the input.
+        assert abs(len(samples) - len(pcm)) < 1024
+        n = min(len(samples), len(pcm)) - 1024  # AAC end padding fades the tail
+        assert np.corrcoef(samples[:n], pcm[:n] / 32768.0)[0, 1] > 0.98

@@ -241,3 +241,14 @@ def test_envelope_option_validation():
         MouthEnvelope(gate_db=-10.0, full_db=-20.0)
     with pytest.raises(ValueError):
         MouthEnvelope(knee_db=0.0)
+
+
+def test_talking_chunks_render_exactly_what_one_call_renders(avatar):
+    pcm = speech_like(3, seconds=2.4)
+    whole = avatar.talking(pcm, SR, first_frame=17)
+    sizes = [10, 15, 25, len(whole) - 50]
+    chunks = list(avatar.talking_chunks(pcm, SR, sizes, first_frame=17))
+    assert [len(c) for c in chunks] == sizes
+    np.testing.assert_array_equal(np.concatenate(chunks), whole)
+    with pytest.raises(ValueError, match="chunk sizes"):
+        list(avatar.talking_chunks(pcm, SR, [10, 10], first_frame=0))

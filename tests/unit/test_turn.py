@@ -25,8 +25,9 @@ class FakeEncoder:
     def start(self):
         return MediaChunk(b"init", "init", 0)
 
-    def encode(self, frames, pcm):
+    def encode(self, frames, pcm, *, upcoming=None):
         assert len(pcm) == len(frames) * RATE // FPS
+        self.upcoming = upcoming
         self.frames += len(frames)
         self.samples += len(pcm)
         return [MediaChunk(bytes([len(frames) % 256]), "fragment", self.frames)]

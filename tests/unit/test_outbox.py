@@ -1,0 +1,88 @@
+"""Session outbox batching: reply text is merged and held briefly, nothing else waits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from actors.messages import MediaChunk
+from actors.outbox import merge_reply_deltas, next_batch
+
+pytestmark = pytest.mark.unit
+
+
+def delta(text: str, turn: str = "t1") -> dict:
+    return {"type": "reply_delta", "turn_id": turn, "text": text}
+
+
+def test_adjacent_deltas_of_a_turn_merge_and_nothing_else_does():
+    media = MediaChunk(b"x", "fragment", 1, turn_id="t1")
+    sentence = {"type": "sentence", "turn_id": "t1", "seq": 0}
+    items = [delta("Hel"), delta("lo "), sentence, delta("a", "t2"), delta("b"), media, delta("!")]
+    merged = merge_reply_deltas(items)
+    assert merged == [delta("Hello "), sentence, delta("a", "t2"), delta("b"), media, delta("!")]
+
+
+async def test_text_is_held_for_the_window_and_merged():
+    queue: asyncio.Queue = asyncio.Queue()
+    queue.put_nowait(delta("One "))
+
+    async def later():
+        await asyncio.sleep(0.05)
+        queue.put_nowait(delta("two "))
+        await asyncio.sleep(0.05)
+        queue.put_nowait(delta("three."))
+
+    feeder = asyncio.create_task(later())
+    t0 = time.perf_counter()
+    batch = await next_batch(queue, window_s=0.5)
+    await feeder
+    # Everything within the window arrives as one event; the window was not cut short.
+    assert batch == [delta("One two three.")]
+    assert time.perf_counter() - t0 >= 0.45
+
+
+async def test_media_closes_the_batch_at_once():
+    queue: asyncio.Queue = asyncio.Queue()
+    media = MediaChunk(b"frag", "fragment", 1, turn_id="t1")
+    queue.put_nowait(delta("Hi"))
+
+    async def later():
+        await asyncio.sleep(0.05)
+        queue.put_nowait(media)
+
+    feeder = asyncio.create_task(later())
+    t0 = time.perf_counter()
+    batch = await next_batch(queue, window_s=5.0)
+    await feeder
+    assert batch == [delta("Hi"), media]
+    assert time.perf_counter() - t0 < 2.0  # not held for the 5 s window
+
+
+async def test_non_text_first_item_takes_only_what_is_queued():
+    queue: asyncio.Queue = asyncio.Queue()
+    event = {"type": "turn_start", "turn_id": "t1"}
+    for item in (event, delta("a"), delta("b")):
+        queue.put_nowait(item)
+    assert await next_batch(queue, window_s=5.0) == [event, delta("ab")]
+    assert queue.empty()
+
+
+async def test_a_barrier_ends_the_batch_and_leaves_the_rest_queued():
+    queue: asyncio.Queue = asyncio.Queue()
+    marker = object()
+    for item in (delta("a"), marker, delta("b")):
+        queue.put_nowait(item)
+    batch = await next_batch(queue, window_s=0.0, barrier=lambda item: item is marker)
+    assert batch == [delta("a"), marker]
+    assert queue.get_nowait() == delta("b")
+
+
+async def test_zero_window_sends_only_what_is_ready():
+    queue: asyncio.Queue = asyncio.Queue()
+    queue.put_nowait(delta("a"))
+    assert await next_batch(queue, window_s=0.0) == [delta("a")]
+    with pytest.raises(ValueError, match="window_s"):
+        await next_batch(queue, window_s=-1)

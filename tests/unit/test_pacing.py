@@ -1,0 +1,95 @@
+"""TurnPipeline pacing (``max_lead_s``) and the fragment plan shared with the Avatar stage."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from actors.messages import MediaChunk, Sentence, TTSAudio
+from actors.turn import FIRST_SENTENCE_CHUNKS, FRAGMENT_FRAMES, TurnPipeline, fragment_sizes
+from tests.fakes.fake_tts import FakeTTS
+
+pytestmark = pytest.mark.unit
+RATE, FPS = 24000, 25
+
+
+class ClockedEncoder:
+    """Records (time, media start s, frames) of every encode call."""
+
+    def __init__(self):
+        self.calls: list[tuple[float, float, int]] = []
+        self.frames = 0
+
+    def start(self):
+        return MediaChunk(b"init", "init", 0)
+
+    def encode(self, frames, pcm, *, upcoming=None):
+        self.calls.append((time.perf_counter(), self.frames / FPS, len(frames)))
+        self.frames += len(frames)
+        return [MediaChunk(b"f", "fragment", len(self.calls), self.frames / FPS)]
+
+    def close(self):
+        return []
+
+
+def pipeline(encoder: ClockedEncoder, *, lead: float | None) -> TurnPipeline:
+    tts = FakeTTS(sample_rate=RATE, seconds_per_char=0.02)  # ~1 s of speech per 50 chars
+
+    async def speak(sentence: Sentence) -> TTSAudio:
+        audio = await tts.synthesize(sentence.text)
+        return TTSAudio(audio.pcm, audio.sample_rate, "fake", sentence)
+
+    async def animate(audio: TTSAudio, first_frame: int):
+        return np.zeros((len(audio.pcm) // (RATE // FPS), 2, 2, 3), np.uint8)
+
+    return TurnPipeline(
+        speak=speak, animate=animate, encoder_factory=lambda: encoder, max_lead_s=lead
+    )
+
+
+async def reply(sentences: int):
+    for i in range(sentences):
+        yield f"This is sentence number {i} of a reply long enough to pace. "
+
+
+async def test_media_is_encoded_no_earlier_than_the_lead_ahead_of_playback():
+    encoder, lead = ClockedEncoder(), 0.5
+    events = [e async for e in pipeline(encoder, lead=lead).run(reply(3))]
+    first_at = encoder.calls[0][0]
+    total_s = encoder.frames / FPS
+    assert total_s > 3 * lead  # long enough for pacing to matter
+    for at, start_s, _ in encoder.calls:
+        # Playback is assumed to start with the first fragment: nothing is encoded before
+        # its start is within `lead` of that clock (small slack for the timer).
+        assert at - first_at >= start_s - lead - 0.05, (at - first_at, start_s)
+    # The reply text was not held back by pacing: every delta came before the last media.
+    kinds = [type(e).__name__ for e in events]
+    last_media = max(i for i, k in enumerate(kinds) if k == "MediaChunk")
+    assert max(i for i, k in enumerate(kinds) if k == "ReplyDelta") < last_media
+
+
+async def test_without_a_lead_everything_is_encoded_at_once():
+    encoder = ClockedEncoder()
+    [e async for e in pipeline(encoder, lead=None).run(reply(3))]
+    first_at, last_at = encoder.calls[0][0], encoder.calls[-1][0]
+    # Unpaced, the last fragment does not wait for playback (which would take seconds).
+    assert last_at - first_at < encoder.frames / FPS - 1.0
+
+
+def test_lead_must_be_positive():
+    with pytest.raises(ValueError, match="max_lead_s"):
+        TurnPipeline(speak=None, animate=None, encoder_factory=None, max_lead_s=0)
+
+
+@pytest.mark.parametrize("n_frames", [0, 1, 9, 10, 24, 25, 26, 60, 101])
+@pytest.mark.parametrize("first", [True, False])
+def test_fragment_sizes_cover_the_sentence(n_frames, first):
+    sizes = fragment_sizes(n_frames, first_sentence=first)
+    assert sum(sizes) == n_frames and all(s > 0 for s in sizes)
+    assert all(s <= FRAGMENT_FRAMES for s in sizes)
+    if first and n_frames >= sum(FIRST_SENTENCE_CHUNKS):
+        assert tuple(sizes[: len(FIRST_SENTENCE_CHUNKS)]) == FIRST_SENTENCE_CHUNKS
+    elif not first and n_frames:
+        assert sizes[0] == min(n_frames, FRAGMENT_FRAMES)
