@@ -1,6 +1,6 @@
 """Question-to-first-media latency and real-time capacity of the Serve app.
 
-    python3 bench/serve_latency.py [--levels 1 4 8 12 16] [--rounds 2] [--sizes 384 256]
+    python3 bench/serve_latency.py [--levels 1 4 8 12 16] [--rounds 2] [--sizes 256 384]
 
 Starts the app on real local Ray + Serve (tests/serve_fixtures.running_app; espeak-ng, the
 sprite avatar) against a scripted OpenAI-compatible server (first token after 300 ms, then
@@ -420,7 +420,9 @@ sprite avatar, libx264 `ultrafast`; a scripted OpenAI-compatible server (first t
 {FIRST_TOKEN_S * 1000:.0f} ms, then {TOKENS_PER_S:.0f} tokens/s, one word per token) answers
 every question with the same {len(split_tokens(REPLY))}-token, 5-sentence reply. At each level
 N, N sessions ask at the same moment; {args.rounds} rounds per level after one warm-up turn
-per session; the client runs in the same process as Ray's driver.
+per session; the client runs in the same process as Ray's driver. Session settings are the
+defaults: `server.max_lead_s` 3 s of rendering ahead of playback, reply text batched per
+`server.text_batch_ms` 100 ms; `serve_config.yaml` ships the 256 px sprite for this reason.
 
 Definitions: *q→* times start when the question is sent. *1st sentence* is the arrival of the
 `reply_delta` that completes the text of the first `sentence` event. *1st media* is the first
@@ -466,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--levels", type=int, nargs="+", default=[1, 4, 8, 12, 16])
     p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--sizes", type=int, nargs="+", default=[384])
+    p.add_argument("--sizes", type=int, nargs="+", default=[256, 384])
     p.add_argument("--num-cpus", type=int, default=4, help="logical CPUs Ray is told about")
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args(argv)
