@@ -290,11 +290,10 @@ def cpu_section(m: dict, cpu: dict, serve: dict | None, how: dict) -> str:
         "",
         machine_line(),
         f"Load average (1/5/15 min) before the run: {how['load_before']}, after: "
-        f"{how['load_after']}. The machine was shared with other work, so each figure is the "
-        f"best of {how['rounds']} interleaved rounds (CPU: of the fastest call in each): "
-        "neighbours only ever slow a run. Even so, on this VM the same configuration measured "
-        "up to several times apart in runs made minutes apart (other jobs kept the load average "
-        "between 5 and 90): compare figures within one run; absolute ones need a quiet machine.",
+        f"{how['load_after']}. Each figure is the best of {how['rounds']} interleaved rounds "
+        "(CPU: of the fastest call in each): neighbours only ever slow a run. On this VM the "
+        "same configuration has measured up to several times apart when other jobs loaded it "
+        "(load averages of 5 to 90): compare figures within one run.",
         f"Model: random-weight Wav2Lip graph (no weights offline; same layers and compute), "
         f"{gflop:.2f} GFLOP per frame (conv MACs x 2). Compute bound: the fastest large "
         f"matmul (fp32: ONNX Runtime `MatMul` or NumPy's BLAS, int8: ONNX Runtime "
@@ -351,8 +350,14 @@ def cpu_section(m: dict, cpu: dict, serve: dict | None, how: dict) -> str:
                 if gain > 1.2 * cpu_gain
                 else ""
             )
-            + "Both modes shared this VM with other work, which moves these figures a lot "
-            "from run to run (see the note at the top).",
+            + (
+                "On the CPU, batch 1 already runs near the compute bound, so batching across "
+                "sessions can only save per-call overhead; the large gain it is built for is on "
+                "a GPU, where one frame leaves most of the chip idle (`--gpu`). "
+                if cpu_gain < 1.25
+                else ""
+            )
+            + "Run-to-run noise on a shared VM moves these figures (see the note at the top).",
         ]
     if not how.get("gpu"):
         parts += [
