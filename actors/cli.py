@@ -92,7 +92,7 @@ def _render_command(args: argparse.Namespace) -> int:
 
 
 async def _render(args: argparse.Namespace, settings, text: str) -> int:
-    from actors.local import LocalStages, verbatim
+    from actors.local import LocalStages, atomic_output, verbatim
     from actors.progress import RenderProgress
     from actors.turn import ReplyDelta, SentenceStarted, TurnDone, TurnFailed
 
@@ -109,24 +109,29 @@ async def _render(args: argparse.Namespace, settings, text: str) -> int:
     done: TurnDone | None = None
     engines: set[str] = set()
     progress = RenderProgress(enabled=not args.no_progress)
-    with open(args.output, "wb") as out:
-        async for event in stages.pipeline().run(source):
-            if isinstance(event, ReplyDelta):
-                progress.text(event.text)
-            elif isinstance(event, SentenceStarted):
-                engines.add(event.engine)
-                progress.sentence(event.duration_s)
-            elif isinstance(event, TurnFailed):
-                errors.append(f"{event.code}: {event.message}")
-            elif isinstance(event, TurnDone):
-                done = event
-            else:
-                out.write(event.data)
-    progress.close()
-    for err in errors:
-        print(f"avatar-chat: {err}", file=sys.stderr)
+    try:
+        with atomic_output(args.output) as out:  # kept only when media was produced
+            async for event in stages.pipeline().run(source):
+                if isinstance(event, ReplyDelta):
+                    progress.text(event.text)
+                elif isinstance(event, SentenceStarted):
+                    engines.add(event.engine)
+                    progress.sentence(event.duration_s)
+                elif isinstance(event, TurnFailed):
+                    errors.append(f"{event.code}: {event.message}")
+                elif isinstance(event, TurnDone):
+                    done = event
+                else:
+                    out.write(event.data)
+            if done is None or done.media_s == 0:
+                raise _NoMedia
+    except _NoMedia:
+        pass
+    finally:
+        progress.close()
+        for err in errors:
+            print(f"avatar-chat: {err}", file=sys.stderr)
     if done is None or done.media_s == 0:
-        args.output.unlink(missing_ok=True)
         return _fail("no media was produced", EXIT_FAILED)
     st = done.timings.seconds
     print(
@@ -136,6 +141,10 @@ async def _render(args: argparse.Namespace, settings, text: str) -> int:
         f" first media after {st.get('first_media', 0):.2f} s)"
     )
     return EXIT_FAILED if errors else 0
+
+
+class _NoMedia(Exception):
+    """Leaves ``atomic_output`` without keeping the (empty) file."""
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ The Serve app wires the same :class:`TurnPipeline` to deployment handles instead
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -91,7 +94,27 @@ def check_writable(path: Path) -> None:
     if not parent.is_dir():
         raise OSError(f"directory {parent} does not exist")
     try:
-        with open(path, "ab"):
-            pass
+        if path.exists():  # opened for append and closed: its content is untouched
+            with open(path, "ab"):
+                pass
+        else:  # probe the directory without leaving a file behind
+            with tempfile.TemporaryFile(dir=parent):
+                pass
     except OSError as exc:
         raise OSError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path):
+    """A binary file that becomes ``path`` only if the block ends without an exception.
+
+    A failed or interrupted render leaves neither a partial file nor a clobbered old one.
+    """
+    path = path.expanduser()
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with open(partial, "wb") as out:
+            yield out
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)

@@ -125,6 +125,15 @@ class LipSyncSettings(_Section):
     chunk_frames: int = Field(
         8, ge=1, le=250, description="Frames per streamed chunk of a sentence (first ones early)."
     )
+    chunks_in_flight: int = Field(
+        3,
+        ge=1,
+        le=16,
+        description=(
+            "Chunks of one sentence sent to LipSync at once: more let the batcher fill its "
+            "calls from a single session; fewer bound the work thrown away at an interrupt."
+        ),
+    )
     max_side: int = Field(1024, ge=128, description="Avatar inputs are downscaled to this side.")
     max_frames: int = Field(250, ge=1, description="Frames read from an avatar video.")
 

@@ -34,7 +34,6 @@ from config import AvatarSettings, LipSyncSettings, Settings
 from serve_app.deployments import AvatarDeployment
 
 log = logging.getLogger("avatar_chat.lipsync")
-CHUNKS_AHEAD = 3  # chunks of one sentence in flight: the batcher sees several at once
 
 
 @dataclass(slots=True, eq=False)
@@ -215,15 +214,13 @@ class LipSync:
 class Wav2LipAvatarDeployment:
     """``TTSAudio -> frame chunks``, streamed: mel, faces and paste-back; inference in LipSync."""
 
-    def __init__(self, settings: dict, lipsync, *, chunks_ahead: int = CHUNKS_AHEAD) -> None:
-        if chunks_ahead < 1:
-            raise ValueError(f"chunks_ahead must be >= 1, got {chunks_ahead}")
+    def __init__(self, settings: dict, lipsync) -> None:
         s = Settings.model_validate(settings)
         self._avatar = Wav2LipAvatar.load(s.avatars_dir, s.avatar.name, fps=s.avatar.fps)
         self._precision = s.lipsync.precision
         self._lipsync = lipsync
         self._chunk = s.lipsync.chunk_frames
-        self._ahead = chunks_ahead
+        self._ahead = s.lipsync.chunks_in_flight
 
     def reconfigure(self, user_config: dict) -> None:
         # The Avatar entry of serve_config.yaml is shared with the sprite (mouth_smoothing):

@@ -106,6 +106,20 @@ def test_ask_streams_from_an_openai_compatible_server(tmp_path):
     assert len(frames) > 25
 
 
+def test_a_failed_render_keeps_the_old_file_and_leaves_no_partial_one(tmp_path):
+    out = tmp_path / "ask.mp4"
+    out.write_bytes(b"an earlier render")
+    with FakeOpenAIServer("Never sent.", failure="http_500") as server:
+        result = run_cli(
+            "ask", "Hi?", "-o", str(out), "--no-progress",
+            env={"OPENAI_BASE_URL": server.base_url},
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert "no media was produced" in result.stderr
+    assert out.read_bytes() == b"an earlier render"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ask.mp4"]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("", "empty"), ("   \n\t ", "empty"), ("\x07\x1b\x08", "empty"), ("x" * 5000, "limit")],
