@@ -138,14 +138,35 @@ class _FrameStream:
 class SessionActor:
     """Client messages -> events and media for one user (history, turns, cancellation)."""
 
-    def __init__(self, session_id: str, settings: dict, handles: dict, info: dict) -> None:
+    def __init__(self, session_id: str) -> None:
         import cv2
 
         # Every session's encoder shares the same cores: OpenCV's thread pool on one small
         # frame costs more CPU in hand-offs than it saves.
         cv2.setNumThreads(1)
-        self.settings = Settings.load(settings)  # the API key comes from the environment
         self.session_id = session_id
+        self._started = False
+        self._ended = False
+
+    async def expire_unless_attached(self, ttl_s: float) -> bool:
+        """Kept ready in a pool (serve_app/session_pool.py): ends itself unless a connection
+        attaches within ``ttl_s``, so warm actors of a pool that went away do not linger."""
+        self._expiry = asyncio.create_task(self._expire(ttl_s))
+        return True
+
+    async def _expire(self, ttl_s: float) -> None:
+        await asyncio.sleep(ttl_s)
+        if not getattr(self, "_conn", 0):
+            log.info("warm session actor %s was not used; exiting", self.session_id)
+            ray.actor.exit_actor()
+
+    async def start(self, settings: dict, handles: dict, info: dict) -> None:
+        """Become the session: settings, deployment handles and the avatar's description."""
+        if self._started:
+            raise RuntimeError(f"session {self.session_id} is already started")
+        self._started = True
+        session_id = self.session_id
+        self.settings = Settings.load(settings)  # the API key comes from the environment
         self.info = info
         stages = DeploymentStages(
             tts=handles["tts"],
@@ -180,7 +201,6 @@ class SessionActor:
         self._attached = False
         self._detached_at = time.monotonic()
         self._reaper: asyncio.Task | None = None
-        self._ended = False
 
     async def attach(self, resumed: bool) -> dict:
         """A connection takes over the session; returns the ``session`` event."""
@@ -281,6 +301,8 @@ class SessionActor:
         if self._ended:
             return
         self._ended = True
+        if not self._started:
+            return
         log.info("session=%s ended (%s)", self.session_id, reason)
         if self.voice is not None:
             await self.voice.close()

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections import deque
 
 import ray
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from actors.messages import MediaChunk
-from actors.session import SessionActor
 from config import Settings
 from serve_app.directory import NAMESPACE, get_directory
 from serve_app.metrics import record_client_error
@@ -24,20 +22,19 @@ from serve_app.protocol import (
     frame_media,
     parse_client_text,
 )
+from serve_app.session_pool import create_session_actor, new_session_id, session_actor_name
 
 log = logging.getLogger("avatar_chat.ingress")
 MAX_AUDIO_IN_FLIGHT = 25  # half a second of 20 ms messages
 
 
-def session_actor_name(session_id: str) -> str:
-    return f"avatar-session-{session_id}"
-
-
 class Connection:
     """Client socket <-> SessionActor relay; drops media of interrupted turns at once."""
 
-    def __init__(self, ws: WebSocket, settings: Settings, settings_dict: dict, handles) -> None:
-        self.ws, self.settings, self.handles = ws, settings, handles
+    def __init__(
+        self, ws: WebSocket, settings: Settings, settings_dict: dict, handles, pool=None
+    ) -> None:
+        self.ws, self.settings, self.handles, self.pool = ws, settings, handles, pool
         self.settings_dict = settings_dict
         self.limiter = RateLimiter(rate=settings.server.max_messages_per_s)
         self.current_turn: str | None = None
@@ -76,23 +73,18 @@ class Connection:
             except (ValueError, ray.exceptions.RayActorError):
                 pass
             await self._error("session_expired", "that session has ended; starting a new one")
-        session_id = secrets.token_urlsafe(18)
+        warm = self.pool.take() if self.pool is not None else None
+        session_id = warm[0] if warm else new_session_id()
         if not await get_directory().admit.remote(session_id, self.settings.server.max_sessions):
+            if warm:
+                self.pool.give_back(warm)
             await self._error("capacity", "the server is at capacity; please try again later")
             await self.ws.close(code=CLOSE_CAPACITY, reason="server at capacity")
             return None
-        srv = self.settings.server
-        options = {
-            "name": session_actor_name(session_id),
-            "namespace": NAMESPACE,
-            "lifetime": "detached",
-            "num_cpus": srv.session_num_cpus,
-        }
-        if srv.session_memory_mb:
-            options["memory"] = srv.session_memory_mb * 1024 * 1024
-        actor = SessionActor.options(**options).remote(
-            session_id, self.settings_dict, self.handles, avatar_info
-        )
+        if warm:
+            return warm[1], session_id, False  # started ahead by the pool
+        actor = create_session_actor(session_id, self.settings)
+        await actor.start.remote(self.settings_dict, self.handles, avatar_info)
         return actor, session_id, False
 
     async def _receive_loop(self) -> None:

@@ -22,6 +22,7 @@ from serve_app.connection import Connection
 from serve_app.directory import get_directory
 from serve_app.idle import render_idle_clip
 from serve_app.metrics import record_sessions
+from serve_app.session_pool import SessionPool
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("avatar_chat.ingress")
@@ -41,6 +42,16 @@ class Ingress:
         self._avatar_info: dict | None = None
         self._idle_clip: bytes | None = None
         self._idle_lock = asyncio.Lock()
+        self._pool = SessionPool(
+            self.settings, self._start_session, size=self.settings.server.warm_sessions
+        )
+
+    async def check_health(self) -> None:
+        """Serve calls this every few seconds: keeps the warm session actors topped up."""
+        self._pool.fill()
+
+    async def _start_session(self, actor) -> None:
+        await actor.start.remote(self.settings_dict, self.handles, await self.avatar_info())
 
     def __serve_build_asgi_app__(self) -> Starlette:
         return Starlette(
@@ -59,6 +70,7 @@ class Ingress:
         return self._avatar_info
 
     async def index(self, request) -> Response:
+        self._pool.fill()  # a page load is followed by a connection
         return FileResponse(STATIC / "index.html")
 
     async def healthz(self, request) -> Response:
@@ -72,7 +84,13 @@ class Ingress:
         ok = all(results.values())
         sessions = await get_directory().count.remote()
         record_sessions(sessions)
-        body = {"ok": ok, "deployments": results, "sessions": sessions}
+        self._pool.fill()
+        body = {
+            "ok": ok,
+            "deployments": results,
+            "sessions": sessions,
+            "warm_sessions": self._pool.ready,
+        }
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def idle_clip(self, request) -> Response:
@@ -89,5 +107,7 @@ class Ingress:
         )
 
     async def websocket(self, websocket) -> None:
-        conn = Connection(websocket, self.settings, self.settings_dict, self.handles)
+        conn = Connection(
+            websocket, self.settings, self.settings_dict, self.handles, pool=self._pool
+        )
         await conn.run(await self.avatar_info())

@@ -1,0 +1,104 @@
+"""Pre-started SessionActors, so a new connection gets its session at once.
+
+Starting a SessionActor means a new Ray worker process, importing the pipeline (the OpenAI
+client alone takes about a second) and its first calls through Serve handles: about 3 s on 2
+cores, during which the page could not talk. Nothing in a session depends on the connection
+that takes it, so the pool keeps ``size`` actors fully started ahead, each already named with
+its own unguessable session id. A warm actor ends itself if no connection attaches within
+``ttl_s`` (``SessionActor.expire_unless_attached``), so warm actors of a replica that goes
+away do not linger, and the pool replaces its actors before that happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import deque
+
+from actors.session import SessionActor
+from config import Settings
+from serve_app.directory import NAMESPACE
+
+log = logging.getLogger("avatar_chat.ingress")
+WARM_TTL_S = 600.0
+_REPLACE_BEFORE_S = 60.0  # handed out only while well inside its TTL
+
+
+def session_actor_name(session_id: str) -> str:
+    return f"avatar-session-{session_id}"
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def create_session_actor(session_id: str, settings: Settings):
+    """A SessionActor under the session's name; detached, so it outlives its ingress."""
+    srv = settings.server
+    options = {
+        "name": session_actor_name(session_id),
+        "namespace": NAMESPACE,
+        "lifetime": "detached",
+        "num_cpus": srv.session_num_cpus,
+    }
+    if srv.session_memory_mb:
+        options["memory"] = srv.session_memory_mb * 1024 * 1024
+    return SessionActor.options(**options).remote(session_id)
+
+
+class SessionPool:
+    """``size`` started SessionActors ready for new connections (per ingress replica)."""
+
+    def __init__(self, settings: Settings, start, *, size: int, ttl_s: float = WARM_TTL_S) -> None:
+        """``start(actor)`` is awaited to start each new actor (``SessionActor.start``)."""
+        if size < 0:
+            raise ValueError(f"size must be >= 0, got {size}")
+        if ttl_s <= _REPLACE_BEFORE_S:
+            raise ValueError(f"ttl_s must be over {_REPLACE_BEFORE_S:g} s, got {ttl_s}")
+        self._settings, self._start, self.size, self._ttl_s = settings, start, size, ttl_s
+        self._ready: deque[tuple[str, object, float]] = deque()
+        self._starting = 0
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def ready(self) -> int:
+        return len(self._ready)
+
+    def take(self) -> tuple[str, object, float] | None:
+        """``(session id, started actor, when it was warmed)``, or None (create one then)."""
+        self._drop_stale()
+        entry = self._ready.popleft() if self._ready else None
+        self.fill()
+        return entry
+
+    def give_back(self, entry: tuple[str, object, float]) -> None:
+        """An entry taken but not used (admission refused): first in line again."""
+        self._ready.appendleft(entry)
+
+    def fill(self) -> None:
+        """Start actors in the background until ``size`` are ready or starting."""
+        self._drop_stale()
+        while len(self._ready) + self._starting < self.size:
+            self._starting += 1
+            task = asyncio.get_running_loop().create_task(self._start_one())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _start_one(self) -> None:
+        session_id = new_session_id()
+        try:
+            actor = create_session_actor(session_id, self._settings)
+            await actor.expire_unless_attached.remote(self._ttl_s)
+            await self._start(actor)
+            self._ready.append((session_id, actor, time.monotonic()))
+        except Exception:  # the cluster is short of resources: connections create their own
+            log.warning("could not pre-start a session actor", exc_info=True)
+        finally:
+            self._starting -= 1
+
+    def _drop_stale(self) -> None:
+        limit = time.monotonic() - (self._ttl_s - _REPLACE_BEFORE_S)
+        while self._ready and self._ready[0][2] < limit:
+            self._ready.popleft()  # it ends itself at its TTL
