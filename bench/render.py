@@ -106,7 +106,7 @@ def time_render_encode(stages, audios) -> dict:
 # PyAV calls inside FragmentedMP4Encoder.encode/close, grouped into the encoder's parts.
 ENCODE_PARTS = {
     "av.video.frame.from_ndarray": "RGB→YUV",
-    "reformat": "RGB→YUV",
+    "cvtColor": "RGB→YUV",
     "av.audio.frame.from_ndarray": "AAC",
     "'encode' of 'av.video": "H.264",
     "'encode' of 'av.audio": "AAC",
@@ -272,12 +272,11 @@ CPU {res["tts"][1]:.2f} s, RTF {media / res["tts"][1]:.0f}x.
 
 **Target: avatar render + encode ≥ {TARGET_RTF:.0f}x real time on one core — {summary}.**
 Sprite avatar; libx264 `ultrafast` + `zerolatency`, crf 23; AAC 64 kbit/s.
-`FragmentedMP4Encoder` has no thread option: libx264's automatic thread count follows the
-CPU affinity (one CPU), and the affinity keeps any encoder thread on that core anyway (the
-process had {"/".join(map(str, threads))} thread(s) while encoding).
+libx264 runs one thread per encoder (`encoder.threads`, the default; the process had
+{"/".join(map(str, threads))} thread(s) while encoding).
 
 Where the encoder's CPU time goes, per frame (one profiled run, `cProfile` on CPU time;
-"RGB→YUV" is PyAV's `from_ndarray` + swscale `reformat`, "AAC" is FFmpeg's native encoder,
+"RGB→YUV" is OpenCV's `cvtColor` to I420 + PyAV's `from_ndarray`, "AAC" is FFmpeg's native encoder,
 "mux + other" the per-sentence fragment muxer and Python around it):
 
 {part_table}
