@@ -31,9 +31,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared"
 
 from bench.report import machine_line, markdown_table, write_section  # noqa: E402
+from tests.shared import SHARED  # noqa: E402
 
 CPU_BATCHES, CPU_THREADS, GPU_BATCHES = (1, 8, 16), (1, 2), (1, 32, 128)
 SESSIONS, SESSION_FRAMES = (1, 4, 8), 32

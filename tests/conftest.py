@@ -6,17 +6,24 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+from tests.shared import MISSING_HINT, ROOT, SHARED
+
 ARTIFACTS = ROOT / "artifacts"
+
+
+def pytest_sessionstart(session) -> None:
+    # One clear message instead of dozens of failures on missing files.
+    if not (SHARED / "models").is_dir() or not (SHARED / "data").is_dir():
+        pytest.exit(MISSING_HINT, returncode=4)
+
+
+def pytest_report_header(config) -> str:
+    return f"avatar-chat offline material: {SHARED}"
 
 
 @pytest.fixture(scope="session")
 def shared_models() -> Path:
-    path = SHARED / "models"
-    if not path.is_dir():
-        pytest.fail(f"offline models expected at {path} (../shared/models beside the checkout)")
-    return path
+    return SHARED / "models"
 
 
 @pytest.fixture(scope="session")
