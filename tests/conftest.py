@@ -27,6 +27,36 @@ def shared_models() -> Path:
 
 
 @pytest.fixture(scope="session")
+def random_wav2lip(tmp_path_factory) -> Path:
+    """A random-weight Wav2Lip ONNX model (same layers and compute as the published one).
+
+    ~145 MB and a few seconds to build: once per test session, shared read-only.
+    """
+    from models.wav2lip_graph import build_wav2lip_onnx
+
+    return build_wav2lip_onnx(tmp_path_factory.mktemp("wav2lip") / "wav2lip.onnx", seed=0)
+
+
+@pytest.fixture(scope="session")
+def wav2lip_models_dir(tmp_path_factory, random_wav2lip) -> Path:
+    """A read-only models dir holding ``random_wav2lip`` as wav2lip.onnx."""
+    path = tmp_path_factory.mktemp("models")
+    (path / "wav2lip.onnx").symlink_to(random_wav2lip)
+    return path
+
+
+@pytest.fixture(scope="session")
+def astro_pack(tmp_path_factory, shared_models):
+    """``(avatars_dir, pack)``: the portrait prepared once as avatar 'astro' (read-only)."""
+    from actors.avatar.prepare import prepare_avatar
+
+    avatars = tmp_path_factory.mktemp("avatars")
+    portrait = SHARED / "data" / "portrait_astronaut.png"
+    pack = prepare_avatar(portrait, name="astro", avatars_dir=avatars, models_dir=shared_models)
+    return avatars, pack
+
+
+@pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS

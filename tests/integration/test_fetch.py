@@ -23,7 +23,6 @@ from onnx import numpy_helper
 from models.export import ExportError, check_state_dict, expected_shapes, layers, state_dict_to_onnx
 from models.fetch import ChecksumMismatch, DownloadError, FetchError, fetch_model, payload_format
 from models.registry import REGISTRY, sha256_file
-from tests.fakes.wav2lip_model import wav2lip_model_path
 
 pytestmark = pytest.mark.integration
 
@@ -85,11 +84,6 @@ def server(tmp_path):
 @pytest.fixture
 def models_dir(tmp_path) -> Path:
     return tmp_path / "models"
-
-
-@pytest.fixture(scope="module")
-def random_wav2lip(tmp_path_factory) -> Path:
-    return wav2lip_model_path(tmp_path_factory.mktemp("wav2lip"))
 
 
 def leftovers(models_dir: Path, keep: set[str] = frozenset()) -> list[str]:

@@ -15,26 +15,19 @@ import numpy as np
 import pytest
 from ray import serve
 
-from actors.avatar.prepare import prepare_avatar
-from tests.conftest import SHARED
-from tests.fakes.wav2lip_model import wav2lip_model_path
 from tests.serve_fixtures import running_app, serve_instance
 from tests.ws_client import ChatClient, Turn
 
 pytestmark = pytest.mark.integration
 
-PORTRAIT = SHARED / "data" / "portrait_astronaut.png"
 APP = "lipsync"
 TURN_TIMEOUT_S = 280.0  # the random model runs at a few frames/s on a shared 2-core CPU
 
 
 @pytest.fixture(scope="module")
-def material(tmp_path_factory, shared_models):
+def material(astro_pack, wav2lip_models_dir):
     """(settings overrides for the astro pack and the random model, the pack)."""
-    avatars = tmp_path_factory.mktemp("avatars")
-    pack = prepare_avatar(PORTRAIT, name="astro", avatars_dir=avatars, models_dir=shared_models)
-    models = tmp_path_factory.mktemp("models")
-    (models / "wav2lip.onnx").symlink_to(wav2lip_model_path(tmp_path_factory.mktemp("w2l")))
+    (avatars, pack), models = astro_pack, wav2lip_models_dir
     args = {
         "avatar": {"kind": "wav2lip", "name": "astro"},
         "lipsync": {"chunk_frames": 8, "max_batch_size": 16},

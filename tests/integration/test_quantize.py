@@ -16,7 +16,6 @@ from actors.avatar.wav2lip import Wav2LipRunner
 from actors.cli import main
 from models.quantize import face_windows, portrait_crops, psnr, speech_windows
 from tests.conftest import SHARED
-from tests.fakes.wav2lip_model import wav2lip_model_path
 
 pytestmark = pytest.mark.integration
 
@@ -45,10 +44,10 @@ def test_calibration_inputs_are_real_speech_and_a_masked_face(shared_models):
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory, shared_models):
+def models_dir(tmp_path_factory, shared_models, random_wav2lip):
     """A models dir holding the random-weight graph as wav2lip.onnx and the face detector."""
     path = tmp_path_factory.mktemp("models")
-    (path / "wav2lip.onnx").symlink_to(wav2lip_model_path(tmp_path_factory.mktemp("w2l")))
+    (path / "wav2lip.onnx").symlink_to(random_wav2lip)
     (path / DETECTOR).symlink_to(shared_models / DETECTOR)
     return path
 

@@ -11,17 +11,13 @@ import pytest
 from actors.avatar import faces
 from actors.avatar.lipsync import Wav2LipAvatar, frame_count, unavailable_reason
 from actors.avatar.pasteback import feather_mask
-from actors.avatar.prepare import PACK_VERSION, AvatarPack, prepare_avatar
+from actors.avatar.prepare import PACK_VERSION, AvatarPack
 from actors.avatar.sprite import SpriteAvatar
 from actors.avatar.wav2lip import Wav2LipRunner
 from actors.local import make_avatar
 from config import Settings
-from tests.conftest import SHARED
-from tests.fakes.wav2lip_model import wav2lip_model_path
 
 pytestmark = pytest.mark.unit
-
-PORTRAIT = SHARED / "data" / "portrait_astronaut.png"
 
 
 class RecordingRunner:
@@ -37,13 +33,9 @@ class RecordingRunner:
 
 
 @pytest.fixture(scope="module")
-def dirs(tmp_path_factory, shared_models):
+def dirs(astro_pack, wav2lip_models_dir):
     """(avatars_dir with the 'astro' pack, models_dir holding wav2lip.onnx, the pack)."""
-    avatars = tmp_path_factory.mktemp("avatars")
-    pack = prepare_avatar(PORTRAIT, name="astro", avatars_dir=avatars, models_dir=shared_models)
-    models = tmp_path_factory.mktemp("models")
-    (models / "wav2lip.onnx").symlink_to(wav2lip_model_path(tmp_path_factory.mktemp("w2l")))
-    return avatars, models, pack
+    return astro_pack[0], wav2lip_models_dir, astro_pack[1]
 
 
 @pytest.fixture(scope="module")

@@ -7,18 +7,14 @@ import numpy as np
 import pytest
 
 from actors.avatar.pasteback import feather_mask, paste_mouth
-from actors.avatar.prepare import AvatarPack, prepare_avatar
-from tests.conftest import SHARED
+from actors.avatar.prepare import AvatarPack
 
 pytestmark = pytest.mark.unit
 
-PORTRAIT = SHARED / "data" / "portrait_astronaut.png"
-
 
 @pytest.fixture(scope="module")
-def pack(tmp_path_factory, shared_models) -> AvatarPack:
-    avatars = tmp_path_factory.mktemp("avatars")
-    return prepare_avatar(PORTRAIT, name="astro", avatars_dir=avatars, models_dir=shared_models)
+def pack(astro_pack) -> AvatarPack:
+    return astro_pack[1]
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,13 @@ import pytest
 
 from actors.avatar.wav2lip import Wav2LipRunner, output_to_rgb, prepare_face_input
 from models.wav2lip_graph import count_flops
-from tests.fakes.wav2lip_model import wav2lip_model_path
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture(scope="session")
-def model_path(tmp_path_factory):
-    return wav2lip_model_path(tmp_path_factory.mktemp("wav2lip"))
+def model_path(random_wav2lip):
+    return random_wav2lip
 
 
 @pytest.fixture(scope="module")
