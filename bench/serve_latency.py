@@ -26,7 +26,6 @@ import math
 import os
 import re
 import statistics
-import struct
 import sys
 import threading
 import time
@@ -38,11 +37,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from actors.media import AAC_PRIMING_SAMPLES  # noqa: E402
-from actors.mp4boxes import iter_boxes  # noqa: E402
+from actors.mp4boxes import aac_end  # noqa: E402
 from bench.report import machine_line, markdown_table, write_section  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAIServer, split_tokens  # noqa: E402
 
-AAC_FRAME = 1024  # samples per AAC packet
 FIRST_TOKEN_S, TOKENS_PER_S = 0.3, 20.0
 REPLY = (
     "Ray Serve runs every stage of this app as its own deployment. The speech engine and the "
@@ -111,31 +109,10 @@ class ScriptedModel:
 
 
 def audio_end_s(fragment: bytes, sample_rate: int = SAMPLE_RATE) -> float:
-    """End (media seconds) of the AAC audio in a ``moof+mdat`` fragment; 0 if it has none.
-
-    The encoder adds the video track first, so audio is track 2; its timestamps start with
-    the 1024 priming samples, which the init segment's edit list hides.
-    """
-    end = 0.0
-    for kind, off, size in iter_boxes(fragment):
-        if kind != b"moof":
-            continue
-        for kind, traf, traf_size in iter_boxes(fragment, off + 8, off + size):
-            if kind != b"traf":
-                continue
-            track, tfdt, count = 0, 0, 0
-            for kind, box, _ in iter_boxes(fragment, traf + 8, traf + traf_size):
-                if kind == b"tfhd":
-                    track = struct.unpack_from(">I", fragment, box + 12)[0]
-                elif kind == b"tfdt":
-                    wide = fragment[box + 8] == 1  # version 1: 64-bit time
-                    tfdt = struct.unpack_from(">Q" if wide else ">I", fragment, box + 12)[0]
-                elif kind == b"trun":
-                    count = struct.unpack_from(">I", fragment, box + 12)[0]
-            if track == 2 and count:
-                samples = tfdt + count * AAC_FRAME - AAC_PRIMING_SAMPLES
-                end = max(end, samples / sample_rate)
-    return end
+    """End (media seconds) of the AAC audio in a fragment; the init segment's edit list
+    hides the 1024 priming samples. 0 if the fragment has no audio."""
+    end = aac_end(fragment)
+    return (end - AAC_PRIMING_SAMPLES) / sample_rate if end else 0.0
 
 
 def playback_start(fragments: list[tuple[float, float, float]]) -> tuple[int, float]:

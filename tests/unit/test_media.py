@@ -12,6 +12,7 @@ import pytest
 
 from actors.media import AAC_PRIMING_SAMPLES, FragmentedMP4Encoder, write_mp4
 from actors.messages import MediaChunk, TTSAudio
+from actors.mp4boxes import aac_end
 
 pytestmark = pytest.mark.unit
 
@@ -264,7 +265,6 @@ def test_write_mp4_needs_the_init_segment_first(tmp_path):
 def test_upcoming_audio_makes_each_fragment_cover_its_video(tmp_path):
     """With the following audio given, no fragment's audio ends before its video (a player
     would stall there), and the stream still decodes to exactly the input sound."""
-    from bench.serve_latency import audio_end_s  # reads a fragment's AAC end from its moof
 
     n_frames, sizes = 60, (10, 15, 25, 10)
     frames, pcm = gradient_frames(0, n_frames), sine(0, n_frames * SPF)
@@ -279,7 +279,7 @@ def test_upcoming_audio_makes_each_fragment_cover_its_video(tmp_path):
             )
             done += size
         short = [
-            (done_s, audio_end_s(c.data))
+            (done_s, (aac_end(c.data) - AAC_PRIMING_SAMPLES) / RATE)
             for c, done_s in zip(chunks[1:], np.cumsum(sizes[:-1]) / FPS, strict=False)
         ]
         chunks += encoder.close()
