@@ -126,12 +126,12 @@ async def _render(args: argparse.Namespace, settings, text: str) -> int:
             if done is None or done.media_s == 0:
                 raise _NoMedia
     except _NoMedia:
-        pass
+        done = None
     finally:
         progress.close()
         for err in errors:
             print(f"avatar-chat: {err}", file=sys.stderr)
-    if done is None or done.media_s == 0:
+    if done is None:
         return _fail("no media was produced", EXIT_FAILED)
     st = done.timings.seconds
     print(

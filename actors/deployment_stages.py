@@ -39,15 +39,13 @@ class DeploymentStages:
     async def animate(self, audio: TTSAudio, first_frame: int):
         # The replica gets the TTS result by reference: no second upload of the samples.
         ref = self._audio_refs.pop(id(audio.sentence), None)
-        n_samples = len(audio.pcm)
-        if self._info.get("streaming"):  # chunks are encoded as they arrive
-            stream = self._avatar.options(stream=True).talking.remote(
-                ref or audio, first_frame, n_samples, self._session_id
-            )
-            frames = _FrameStream(stream)
-            self._streams.add(frames)
-            return frames
-        return await self._avatar.talking.remote(ref or audio, first_frame, n_samples)
+        # Both Avatar deployments stream frame chunks, encoded as they arrive.
+        stream = self._avatar.options(stream=True).talking.remote(
+            ref or audio, first_frame, len(audio.pcm), self._session_id
+        )
+        frames = _FrameStream(stream)
+        self._streams.add(frames)
+        return frames
 
     def encoder(self) -> FragmentedMP4Encoder:
         i = self._info

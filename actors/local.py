@@ -20,33 +20,37 @@ from actors.turn import TurnPipeline
 from config import Settings
 
 
-def make_avatar(settings: Settings):
-    """The configured avatar renderer; Wav2Lip falls back to the sprite when unavailable.
-
-    The fallback sprite's ``note`` says why (missing pack or weights, and how to get them).
-    """
+def make_sprite(settings: Settings):
+    """The sprite avatar. When Wav2Lip was asked for, its ``note`` says why it is not in use
+    (missing pack or weights, and how to get them)."""
     from actors.avatar.sprite import SpriteAvatar
 
     a = settings.avatar
-    note = ""
-    if a.kind == "wav2lip":
-        from actors.avatar.lipsync import Wav2LipAvatar, make_runner, unavailable_reason
-
-        note = unavailable_reason(settings)
-        if note is None:
-            ls = settings.lipsync
-            return Wav2LipAvatar.load(
-                settings.avatars_dir,
-                a.name,
-                runner=make_runner(settings),
-                fps=a.fps,
-                batch_size=ls.max_batch_size,
-            )
     sprite = SpriteAvatar(
         size=a.size, fps=a.fps, mouth_smoothing=a.mouth_smoothing, seed=a.seed, palette=a.palette
     )
-    sprite.note = note
+    if a.kind == "wav2lip":
+        from actors.avatar.lipsync import unavailable_reason
+
+        sprite.note = unavailable_reason(settings) or ""
     return sprite
+
+
+def make_avatar(settings: Settings):
+    """The configured avatar renderer; Wav2Lip falls back to the sprite when unavailable."""
+    if settings.avatar.kind == "wav2lip":
+        from actors.avatar.lipsync import Wav2LipAvatar, make_runner, unavailable_reason
+
+        if unavailable_reason(settings) is None:
+            ls = settings.lipsync
+            return Wav2LipAvatar.load(
+                settings.avatars_dir,
+                settings.avatar.name,
+                runner=make_runner(settings),
+                fps=settings.avatar.fps,
+                batch_size=ls.max_batch_size,
+            )
+    return make_sprite(settings)
 
 
 class LocalStages:

@@ -39,6 +39,7 @@ class SessionActor:
         self.session_id = session_id
         self._started = False
         self._ended = False
+        self._conn = 0  # connections attached so far
 
     async def expire_unless_attached(self, ttl_s: float) -> bool:
         """Kept ready in a pool (serve_app/session_pool.py): ends itself unless a connection
@@ -48,7 +49,7 @@ class SessionActor:
 
     async def _expire(self, ttl_s: float) -> None:
         await asyncio.sleep(ttl_s)
-        if not getattr(self, "_conn", 0):
+        if not self._conn:
             log.info("warm session actor %s was not used; exiting", self.session_id)
             ray.actor.exit_actor()
 
@@ -89,7 +90,6 @@ class SessionActor:
                 max_chars=self.settings.text.max_input_chars,
             )
         self._voice_watch: asyncio.Task | None = None
-        self._conn = 0
         self._attached = False
         self._detached_at = time.monotonic()
         self._reaper: asyncio.Task | None = None

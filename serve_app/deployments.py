@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 from ray import serve
 
-from actors.local import make_avatar
+from actors.local import make_sprite
 from actors.messages import TTSAudio, pad_to_frames
 from actors.tts import make_tts
 from actors.turn import fragment_sizes
@@ -55,29 +55,29 @@ class TTSDeployment:
     max_ongoing_requests=64,
 )
 class AvatarDeployment:
-    """``TTSAudio -> frames``: the configured avatar renderer, shared by all sessions."""
+    """``TTSAudio -> frame chunks``: the sprite avatar, shared by all sessions (Wav2Lip has
+    its own deployments in serve_app/lipsync.py)."""
 
     def __init__(self, settings: dict) -> None:
         self._settings = Settings.model_validate(settings)
-        self._renderer = make_avatar(self._settings)
+        self._renderer = make_sprite(self._settings)
 
     def reconfigure(self, user_config: dict) -> None:
         if not user_config:
             return
         avatar = self._settings.avatar.model_copy(update=user_config)
         self._settings = self._settings.model_copy(update={"avatar": avatar})
-        self._renderer = make_avatar(self._settings)
+        self._renderer = make_sprite(self._settings)
 
     def info(self) -> dict:
         r = self._renderer
-        note = getattr(r, "note", "")
         return {
-            "kind": getattr(r, "kind", "sprite"),
+            "kind": r.kind,
             "width": r.width,
             "height": r.height,
             "fps": r.fps,
-            "note": note,
-            "streaming": hasattr(r, "talking_chunks"),
+            "note": r.note,
+            "streaming": True,
         }
 
     async def talking(
@@ -90,11 +90,6 @@ class AvatarDeployment:
             pcm = np.concatenate([pcm, np.zeros(n_samples - len(pcm), pcm.dtype)])
         r = self._renderer
         pcm = pad_to_frames(pcm, audio.sample_rate, r.fps)
-        if not hasattr(r, "talking_chunks"):
-            yield await asyncio.to_thread(
-                r.talking, pcm, audio.sample_rate, first_frame=first_frame
-            )
-            return
         n_frames = len(pcm) * r.fps // audio.sample_rate
         sizes = fragment_sizes(n_frames, first_sentence=first_frame == 0)
         chunks = r.talking_chunks(pcm, audio.sample_rate, sizes, first_frame=first_frame)

@@ -285,7 +285,7 @@ class Wav2LipAvatarDeployment:
 def avatar_deployment(settings: Settings) -> Application:
     """The bound Avatar stage: Wav2Lip (+ LipSync) when configured and available, else sprite.
 
-    The sprite's ``info()["note"]`` then says why (``actors.local.make_avatar`` sets it).
+    The sprite's ``info()["note"]`` then says why (``actors.local.make_sprite`` sets it).
     """
     data = settings.model_dump(mode="json", exclude={"llm": {"api_key"}})
     if settings.avatar.kind == "wav2lip":

@@ -59,6 +59,9 @@ class SpriteAvatar:
     wherever the idle motion moves it.
     """
 
+    kind = "sprite"
+    note = ""  # why a requested Wav2Lip avatar is not in use (``actors.local.make_sprite``)
+
     def __init__(
         self,
         *,
