@@ -134,6 +134,18 @@ class SileroVAD:
         self.model = model or shared_model()
         self.reset()
 
+    @classmethod
+    def from_settings(cls, settings) -> SileroVAD:
+        """A VAD configured by ``config.VADSettings`` (the ``vad`` section)."""
+        return cls(
+            threshold=settings.threshold,
+            neg_threshold=settings.neg_threshold,
+            min_speech_ms=settings.min_speech_ms,
+            min_silence_ms=settings.min_silence_ms,
+            pre_roll_ms=settings.pre_roll_ms,
+            max_utterance_s=settings.max_utterance_s,
+        )
+
     def reset(self) -> None:
         """Forget everything: a new stream starts at time 0."""
         self._h = np.zeros((1, 1, 128), np.float32)

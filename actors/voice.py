@@ -40,14 +40,7 @@ class VoiceInput:
         self._transcribe = transcribe
         self._settings = settings
         self._max_chars = max_chars
-        self.vad = vad or SileroVAD(
-            threshold=settings.threshold,
-            neg_threshold=settings.neg_threshold,
-            min_speech_ms=settings.min_speech_ms,
-            min_silence_ms=settings.min_silence_ms,
-            pre_roll_ms=settings.pre_roll_ms,
-            max_utterance_s=settings.max_utterance_s,
-        )
+        self.vad = vad or SileroVAD.from_settings(settings)
         self._lock = asyncio.Lock()  # VAD state is sequential: one chunk at a time, in order
         self._barged = False
         self._asr_chain: asyncio.Task | None = None

@@ -293,16 +293,8 @@ class VADReplica:
     def __init__(self, vad_settings) -> None:
         from actors.vad import SileroVAD
 
-        s = vad_settings
-        self.barge_in_ms = s.barge_in_ms
-        self.vad = SileroVAD(
-            threshold=s.threshold,
-            neg_threshold=s.neg_threshold,
-            min_speech_ms=s.min_speech_ms,
-            min_silence_ms=s.min_silence_ms,
-            pre_roll_ms=s.pre_roll_ms,
-            max_utterance_s=s.max_utterance_s,
-        )
+        self.barge_in_ms = vad_settings.barge_in_ms
+        self.vad = SileroVAD.from_settings(vad_settings)
         self.fed = 0  # samples fed so far: the stream offset of the next trial
 
     def detect(self, pcm: np.ndarray) -> tuple[tuple[int, int, int] | None, int | None]:

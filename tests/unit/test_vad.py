@@ -233,3 +233,14 @@ def test_only_16khz_int16_mono_is_accepted() -> None:
 def test_invalid_options_are_refused(options: dict) -> None:
     with pytest.raises(ValueError):
         SileroVAD(**options)
+
+
+def test_from_settings_takes_every_vad_field():
+    from config import VADSettings
+
+    s = VADSettings(threshold=0.6, neg_threshold=0.3, min_speech_ms=100, min_silence_ms=700,
+                    pre_roll_ms=200, max_utterance_s=12.0)  # fmt: skip
+    vad = SileroVAD.from_settings(s)
+    assert (vad.threshold, vad.neg_threshold) == (0.6, 0.3)
+    assert vad.min_speech_samples == 1600 and vad.min_silence_samples == 11200
+    assert vad.pre_roll_samples == 3200 and vad.max_utterance_samples == 192000
