@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -128,6 +129,7 @@ class LipSync:
         self._frames_hist: Counter[int] = Counter()
         self._requests_hist: Counter[int] = Counter()
         self._mixed = 0
+        self._busy_s = 0.0  # time spent in inference calls (utilisation)
         self._gate = FrameGate(s.lipsync.max_batch_size)
         self._configure(s.lipsync)
         log.info("LipSync: %s on %s", self.model_path.name, self._runner.providers)
@@ -179,9 +181,11 @@ class LipSync:
         for r in requests:
             r.started = True
         self._gate.started(len(mel))
+        t = time.perf_counter()
         try:  # in a thread: the loop keeps taking requests meanwhile
             out = await asyncio.to_thread(self._runner.infer, mel, faces)
         finally:
+            self._busy_s += time.perf_counter() - t
             self._gate.finished()
         self._frames_hist[len(mel)] += 1
         self._requests_hist[len(requests)] += 1
@@ -190,21 +194,24 @@ class LipSync:
         return np.split(out, bounds)
 
     def stats(self) -> dict:
-        """Batches run so far: histograms of frames and requests per call, and mixed batches."""
+        """Batches so far: frames and requests per call, mixed batches, time in inference."""
         return {
             "batches": sum(self._frames_hist.values()),
             "frames_per_batch": dict(self._frames_hist),
             "requests_per_batch": dict(self._requests_hist),
             "mixed_batches": self._mixed,
+            "busy_s": self._busy_s,
             "waiting_requests": self._gate.waiting,
             "max_batch_size": self._max_frames,
             "providers": list(self._runner.providers),
+            "parallel_runs": self._runner.parallel_runs,
         }
 
     def reset_stats(self) -> None:
         self._frames_hist.clear()
         self._requests_hist.clear()
         self._mixed = 0
+        self._busy_s = 0.0
 
     async def ready(self) -> bool:
         return True

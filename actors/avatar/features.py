@@ -31,13 +31,42 @@ MEL_STEP = 16  # mel columns per window, as in Wav2Lip's inference.py
 MEL_COLUMNS_PER_S = SAMPLE_RATE // HOP  # 80
 
 
+# Slaney's mel scale (librosa's default, htk=False): linear below 1 kHz, logarithmic above.
+_MEL_HZ_STEP = 200.0 / 3.0  # Hz per mel on the linear part
+_KNEE_HZ = 1000.0
+_KNEE_MEL = _KNEE_HZ / _MEL_HZ_STEP
+_LOG_STEP = np.log(6.4) / 27.0  # log-Hz per mel above the knee
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    hz = np.asarray(hz, dtype=np.float64)
+    above = _KNEE_MEL + np.log(np.maximum(hz, _KNEE_HZ) / _KNEE_HZ) / _LOG_STEP
+    return np.where(hz >= _KNEE_HZ, above, hz / _MEL_HZ_STEP)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    above = _KNEE_HZ * np.exp(_LOG_STEP * (mel - _KNEE_MEL))
+    return np.where(mel >= _KNEE_MEL, above, _MEL_HZ_STEP * mel)
+
+
 @lru_cache(maxsize=1)
 def _mel_basis() -> np.ndarray:
-    # Imported here: librosa is slow to import and only the filterbank is needed.
-    import librosa.filters
+    """``[80, 401]`` triangular filters on Slaney's mel scale with Slaney (area) normalisation.
 
-    basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX)
-    return np.ascontiguousarray(basis, dtype=np.float32)
+    The filterbank of Wav2Lip's ``librosa.filters.mel(16000, 800, n_mels=80, fmin=55,
+    fmax=7600)``, computed here so serving needs no librosa (its import and JIT cost
+    seconds on a replica's first sentence); a test checks it against librosa.
+    """
+    fft_hz = np.linspace(0.0, SAMPLE_RATE / 2, 1 + N_FFT // 2)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(FMIN), _hz_to_mel(FMAX), N_MELS + 2))
+    widths = np.diff(edges)
+    offsets = edges[:, None] - fft_hz[None, :]  # [82, 401]
+    rising = -offsets[:-2] / widths[:-1, None]
+    falling = offsets[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]  # each filter's area is constant
+    return np.ascontiguousarray(weights, dtype=np.float32)
 
 
 @lru_cache(maxsize=1)

@@ -154,4 +154,5 @@ def make_runner(settings) -> Wav2LipRunner:
         model_path=model_path(settings),
         providers=ls.providers,
         intra_op_threads=ls.intra_op_threads,
+        parallel_runs=ls.parallel_runs,
     )

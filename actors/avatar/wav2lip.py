@@ -7,6 +7,7 @@ and ``output_to_rgb`` convert, and callers deal in RGB only.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,12 @@ class Wav2LipRunner:
     see ``output_to_rgb``). Inputs are matched by shape, so exports that name them
     differently (``audio_sequences``/``face_sequences``) load too. Calls may come from
     several threads; ONNX Runtime sessions allow concurrent ``run``.
+
+    ``parallel_runs`` splits a batch into that many slices run at once on the one session,
+    each with ``intra_op_threads`` threads. On CPUs this is the cheaper way to use cores:
+    one core per slice does no cross-thread synchronisation per layer, where one call
+    spread over all cores does (``bench/lipsync.py`` measures both). Batches smaller than
+    ``min_slice * 2`` frames run as one call.
     """
 
     def __init__(
@@ -65,6 +72,8 @@ class Wav2LipRunner:
         model_path: str | Path,
         providers: Sequence[str] | None = None,
         intra_op_threads: int | None = None,
+        parallel_runs: int = 1,
+        min_slice: int = 2,
     ):
         import onnxruntime as ort
 
@@ -75,6 +84,9 @@ class Wav2LipRunner:
             not isinstance(intra_op_threads, int) or intra_op_threads < 1
         ):
             raise ValueError(f"intra_op_threads must be a positive int, got {intra_op_threads!r}")
+        for name, value in (("parallel_runs", parallel_runs), ("min_slice", min_slice)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
         available = ort.get_available_providers()
         if providers is None:
             providers = [p for p in ("CUDAExecutionProvider",) if p in available]
@@ -93,6 +105,8 @@ class Wav2LipRunner:
         self.providers = self.session.get_providers()
         self._mel_name, self._face_name = self._match_inputs()
         self._output_name = self.session.get_outputs()[0].name
+        self.parallel_runs, self.min_slice = parallel_runs, min_slice
+        self._pool = ThreadPoolExecutor(parallel_runs - 1) if parallel_runs > 1 else None
 
     def _match_inputs(self) -> tuple[str, str]:
         inputs = self.session.get_inputs()
@@ -120,6 +134,17 @@ class Wav2LipRunner:
             raise ValueError(f"batch sizes differ: mel {mel.shape[0]}, faces {faces.shape[0]}")
         if mel.shape[0] == 0:
             return np.zeros((0, *OUTPUT_SHAPE), dtype=np.float32)
+        runs = min(self.parallel_runs, len(mel) // self.min_slice)
+        if runs <= 1:
+            return self._run(mel, faces)
+        bounds = np.linspace(0, len(mel), runs + 1).astype(int)
+        slices = [(mel[a:b], faces[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        # The calling thread runs the first slice itself: runs - 1 pool threads suffice.
+        rest = [self._pool.submit(self._run, *part) for part in slices[1:]]
+        first = self._run(*slices[0])
+        return np.concatenate([first, *(f.result() for f in rest)])
+
+    def _run(self, mel: np.ndarray, faces: np.ndarray) -> np.ndarray:
         feeds = {self._mel_name: mel, self._face_name: faces}
         (out,) = self.session.run([self._output_name], feeds)
         return np.asarray(out, dtype=np.float32)

@@ -30,7 +30,13 @@ def material(astro_pack, wav2lip_models_dir):
     (avatars, pack), models = astro_pack, wav2lip_models_dir
     args = {
         "avatar": {"kind": "wav2lip", "name": "astro"},
-        "lipsync": {"chunk_frames": 8, "max_batch_size": 16},
+        # The CPU layout serve_config.wav2lip.yaml ships: two one-thread slices per call.
+        "lipsync": {
+            "chunk_frames": 8,
+            "max_batch_size": 16,
+            "intra_op_threads": 1,
+            "parallel_runs": 2,
+        },
         "avatars_dir": str(avatars),
         "models_dir": str(models),
     }
@@ -116,6 +122,7 @@ async def test_session_streams_talking_frames_in_chunks(apps):
     video = check_media(turn)
     stats = await lipsync_handle().stats.remote()
     assert frames_done(stats) == len(video) and max(stats["frames_per_batch"]) <= 16
+    assert stats["parallel_runs"] == 2 and 0 < stats["busy_s"] < TURN_TIMEOUT_S
     # The frames are the astronaut's, with a generated mouth inside the crop box only.
     x0, y0, x1, y1 = apps.pack.boxes[0]
     photo = apps.pack.frames[0].astype(np.int16)

@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from actors.avatar.features import mel_windows, melspectrogram, to_float_16k, window_starts
+from actors.avatar.features import (
+    _mel_basis,
+    mel_windows,
+    melspectrogram,
+    to_float_16k,
+    window_starts,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -42,6 +48,27 @@ def test_matches_librosa_reference(n_samples):
     assert ours.dtype == np.float32
     assert ours.shape == ref.shape == (80, 1 + n_samples // 200)
     assert np.abs(ours - ref).max() < 1e-3
+
+
+def test_filterbank_is_librosas_slaney_filterbank():
+    ref = librosa.filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=55, fmax=7600)
+    ours = _mel_basis()
+    assert ours.shape == ref.shape == (80, 401)
+    # Relative to the largest weight (~0.027): the filters, not just their sums, agree.
+    assert np.abs(ours - ref).max() < 1e-6 * np.abs(ref).max()
+    assert (ours.sum(axis=1) > 0).all()  # no empty band at 800-point resolution
+
+
+def test_serving_does_not_import_librosa():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np; from actors.avatar.features import melspectrogram; "
+        "melspectrogram(np.zeros(1600, np.float32)); print('librosa' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_edge_padding_is_reflect_not_installed_librosa_default():

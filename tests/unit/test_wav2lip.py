@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -51,6 +53,31 @@ def test_batched_output_equals_per_frame_output(runner):
     assert np.abs(batched[0] - batched[1]).max() > 1e-3  # frames really differ
 
 
+def test_parallel_runs_split_a_batch_across_threads_in_order(model_path, runner):
+    parallel = Wav2LipRunner(
+        model_path=model_path,
+        providers=["CPUExecutionProvider"],
+        intra_op_threads=1,
+        parallel_runs=3,
+        min_slice=2,
+    )
+    calls = []
+    run = parallel._run
+
+    def recorded(mel, faces):
+        calls.append((len(mel), threading.current_thread().name))
+        return run(mel, faces)
+
+    parallel._run = recorded
+    mel, faces = random_batch(7, seed=4)
+    np.testing.assert_allclose(parallel.infer(mel, faces), runner.infer(mel, faces), atol=1e-4)
+    assert sorted(n for n, _ in calls) == [2, 2, 3]  # slices of the 7 frames, none lost
+    assert len({name for _, name in calls}) == 3  # each on its own thread
+    calls.clear()
+    parallel.infer(mel[:3], faces[:3])  # too small to slice: one call
+    assert [n for n, _ in calls] == [3]
+
+
 def test_output_depends_on_audio_and_face(runner):
     mel, faces = random_batch(1, seed=2)
     base = runner.infer(mel, faces)
@@ -95,6 +122,10 @@ def test_model_with_other_inputs_is_rejected(tmp_path):
 def test_options_are_validated(model_path):
     with pytest.raises(ValueError, match="intra_op_threads"):
         Wav2LipRunner(model_path=model_path, intra_op_threads=0)
+    with pytest.raises(ValueError, match="parallel_runs"):
+        Wav2LipRunner(model_path=model_path, parallel_runs=0)
+    with pytest.raises(ValueError, match="min_slice"):
+        Wav2LipRunner(model_path=model_path, min_slice=0)
     with pytest.raises(ValueError, match="providers"):
         Wav2LipRunner(model_path=model_path, providers=["NoSuchExecutionProvider"])
 
