@@ -230,7 +230,8 @@ def serve_figures(m: dict, precision: str, threads: int, rounds: int) -> dict:
 
     from actors.messages import TTSAudio
     from config import Settings
-    from serve_app.lipsync import LipSync, Wav2LipAvatarDeployment
+    from serve_app.lipsync import LipSync
+    from serve_app.wav2lip_avatar import Wav2LipAvatarDeployment
     from tests.serve_fixtures import free_port
 
     settings = Settings.load(

@@ -9,8 +9,8 @@ from ray.serve import Application
 from config import Settings
 from serve_app.deployments import TTSDeployment
 from serve_app.ingress import Ingress
-from serve_app.lipsync import avatar_deployment
 from serve_app.speech import ASRDeployment
+from serve_app.wav2lip_avatar import avatar_deployment
 
 log = logging.getLogger("avatar_chat.app")
 

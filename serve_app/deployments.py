@@ -56,7 +56,7 @@ class TTSDeployment:
 )
 class AvatarDeployment:
     """``TTSAudio -> frame chunks``: the sprite avatar, shared by all sessions (Wav2Lip has
-    its own deployments in serve_app/lipsync.py)."""
+    its own deployments in serve_app/wav2lip_avatar.py and serve_app/lipsync.py)."""
 
     def __init__(self, settings: dict) -> None:
         self._settings = Settings.model_validate(settings)

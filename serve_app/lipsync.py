@@ -1,19 +1,12 @@
-"""The Wav2Lip path on Serve: the batched ``LipSync`` model pool and the streaming Avatar stage.
+"""The batched ``LipSync`` model pool: Wav2Lip inference for the frames of all sessions.
 
-``LipSync`` replicas hold the ONNX model; ``@serve.batch`` gathers frames from all sessions
-into one inference call. Its ``max_batch_size`` counts FRAMES, not requests: a request
-carries ``k`` frames (one chunk of one sentence, ``lipsync.chunk_frames``) and Serve's
-``batch_size_fn`` sums them, so ``lipsync.max_batch_size`` means "frames per inference
-call". A request larger than that is split before it is queued (Serve would refuse it).
-Requests wait at a gate (``FrameGate``) while the model is busy and are let into the batch
-queue together, one batch's worth at a time, when it is free: Serve closes a batch after
-``batch_wait_timeout_s`` even while the previous call still runs, so without the gate the
-frames arriving during a call would be cut into small batches, each of one session.
-
-``Wav2LipAvatarDeployment`` (deployment name "Avatar", so serve_config.yaml's Avatar entry
-applies to whichever avatar is configured) computes mel windows and face inputs, sends
-each chunk to LipSync with a few chunks in flight, pastes the mouths back and streams
-frame chunks out as they are done: the first frames leave before the sentence is finished.
+Replicas hold the ONNX model; ``@serve.batch`` gathers frames from all sessions into one
+inference call. Its ``max_batch_size`` counts FRAMES, not requests: a request carries ``k``
+frames (one chunk of one sentence, ``lipsync.chunk_frames``) and Serve's ``batch_size_fn``
+sums them, so ``lipsync.max_batch_size`` means "frames per inference call". A request
+larger than that is split before it is queued (Serve would refuse it). Requests wait at a
+``FrameGate`` while the model is busy, so each batch is made of what every session sent
+meanwhile. The Avatar stage in front of it is ``serve_app.wav2lip_avatar``.
 """
 
 from __future__ import annotations
@@ -21,18 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, deque
-from collections.abc import AsyncIterator
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 from ray import serve
-from ray.serve import Application
 
-from actors.avatar.lipsync import Wav2LipAvatar, make_runner, model_path, unavailable_reason
-from actors.messages import TTSAudio, pad_to_frames
-from config import AvatarSettings, LipSyncSettings, Settings
-from serve_app.deployments import AvatarDeployment
+from actors.avatar.lipsync import make_runner, model_path
+from config import LipSyncSettings, Settings
+from serve_app.frame_gate import FrameGate
 
 log = logging.getLogger("avatar_chat.lipsync")
 
@@ -52,69 +42,6 @@ class LipSyncRequest:
 
 def _frames_in(requests: list[LipSyncRequest]) -> int:
     return sum(len(r) for r in requests)
-
-
-class FrameGate:
-    """Lets requests into the batch queue only while the model is idle, one batch at a time.
-
-    Waiting requests are released in arrival order, up to ``max_frames`` frames, when the
-    running call finishes; so the next batch is made of what every session sent meanwhile.
-    """
-
-    def __init__(self, max_frames: int) -> None:
-        self.max_frames = max_frames
-        self.busy = False
-        self.admitted = 0  # frames let in whose batch has not started yet
-        self._waiting: deque[tuple[int, asyncio.Future]] = deque()
-
-    async def admit(self, frames: int) -> None:
-        if not self.busy and not self._waiting and self._fits(frames):
-            self.admitted += frames
-            return
-        ticket = asyncio.get_running_loop().create_future()
-        self._waiting.append((frames, ticket))
-        try:
-            await ticket
-        except asyncio.CancelledError:
-            if ticket.done() and not ticket.cancelled():  # let in, then cancelled: give back
-                self.give_back(frames)
-            elif (frames, ticket) in self._waiting:
-                self._waiting.remove((frames, ticket))
-            raise
-
-    @property
-    def waiting(self) -> int:
-        """Requests waiting to be let in."""
-        return sum(not ticket.done() for _, ticket in self._waiting)
-
-    def give_back(self, frames: int) -> None:
-        """Frames let in that will not be queued after all."""
-        self.admitted = max(0, self.admitted - frames)
-        self._release()
-
-    def started(self, frames: int) -> None:
-        self.busy = True
-        self.admitted = max(0, self.admitted - frames)
-
-    def finished(self) -> None:
-        self.busy = False
-        self._release()
-
-    def _fits(self, frames: int) -> bool:
-        # A request larger than the batch (the limit shrank meanwhile) goes in alone.
-        return self.admitted == 0 or self.admitted + frames <= self.max_frames
-
-    def _release(self) -> None:
-        while self._waiting and not self.busy:
-            frames, ticket = self._waiting[0]
-            if ticket.done():
-                self._waiting.popleft()
-            elif self._fits(frames):
-                self._waiting.popleft()
-                self.admitted += frames
-                ticket.set_result(None)
-            else:
-                return
 
 
 @serve.deployment(name="LipSync", ray_actor_options={"num_cpus": 1}, max_ongoing_requests=64)
@@ -215,89 +142,3 @@ class LipSync:
 
     async def ready(self) -> bool:
         return True
-
-
-@serve.deployment(name="Avatar", ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=16)
-class Wav2LipAvatarDeployment:
-    """``TTSAudio -> frame chunks``, streamed: mel, faces and paste-back; inference in LipSync."""
-
-    def __init__(self, settings: dict, lipsync) -> None:
-        s = Settings.model_validate(settings)
-        self._avatar = Wav2LipAvatar.load(s.avatars_dir, s.avatar.name, fps=s.avatar.fps)
-        self._precision = s.lipsync.precision
-        self._lipsync = lipsync
-        self._chunk = s.lipsync.chunk_frames
-        self._ahead = s.lipsync.chunks_in_flight
-
-    def reconfigure(self, user_config: dict) -> None:
-        # The Avatar entry of serve_config.yaml is shared with the sprite (mouth_smoothing):
-        # validated, but nothing in it changes a Wav2Lip avatar.
-        AvatarSettings.model_validate(user_config or {})
-
-    def info(self) -> dict:
-        a = self._avatar
-        return {
-            "kind": a.kind,
-            "width": a.width,
-            "height": a.height,
-            "fps": a.fps,
-            "note": a.note,
-            "streaming": True,
-            "name": a.pack.name,
-            "precision": self._precision,
-        }
-
-    async def idle(self, n_frames: int, first_frame: int = 0) -> np.ndarray:
-        return self._avatar.idle(n_frames, first_frame=first_frame)  # a cheap array slice
-
-    async def talking(
-        self, audio: TTSAudio, first_frame: int, n_samples: int, source: str = ""
-    ) -> AsyncIterator[np.ndarray]:
-        """Frames of ``audio`` padded to ``n_samples``, in chunks of ``chunk_frames``, in order."""
-        pcm = audio.pcm
-        if len(pcm) < n_samples:
-            pcm = np.concatenate([pcm, np.zeros(n_samples - len(pcm), pcm.dtype)])
-        pcm = pad_to_frames(pcm, audio.sample_rate, self._avatar.fps)
-        mel = await asyncio.to_thread(self._avatar.mel_inputs, pcm, audio.sample_rate)
-        pending: deque[asyncio.Task] = deque()
-        try:
-            for start in range(0, len(mel), self._chunk):
-                part = mel[start : start + self._chunk]
-                pending.append(
-                    asyncio.create_task(self._chunk_frames(part, first_frame + start, source))
-                )
-                if len(pending) >= self._ahead:
-                    yield await pending.popleft()
-            while pending:
-                yield await pending.popleft()
-        finally:  # the consumer left (barge-in): drop the chunks still being made
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-
-    async def _chunk_frames(self, mel: np.ndarray, first: int, source: str) -> np.ndarray:
-        faces = await asyncio.to_thread(self._avatar.face_inputs, first, len(mel))
-        response = self._lipsync.infer.remote(mel, faces, source)
-        try:
-            mouths = await response
-        except asyncio.CancelledError:  # awaiting a response does not cancel it by itself
-            response.cancel()
-            raise
-        return await asyncio.to_thread(self._avatar.compose, mouths, first)
-
-    async def ready(self) -> bool:
-        return True
-
-
-def avatar_deployment(settings: Settings) -> Application:
-    """The bound Avatar stage: Wav2Lip (+ LipSync) when configured and available, else sprite.
-
-    The sprite's ``info()["note"]`` then says why (``actors.local.make_sprite`` sets it).
-    """
-    data = settings.model_dump(mode="json", exclude={"llm": {"api_key"}})
-    if settings.avatar.kind == "wav2lip":
-        reason = unavailable_reason(settings)
-        if reason is None:
-            return Wav2LipAvatarDeployment.bind(data, LipSync.bind(data))
-        log.warning("%s", reason)
-    return AvatarDeployment.bind(data)

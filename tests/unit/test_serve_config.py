@@ -41,7 +41,7 @@ def test_every_listed_deployment_exists_and_fits_a_laptop(config, monkeypatch):
     (entry,) = config["applications"]
     settings = Settings.model_validate(entry["args"])
     if settings.avatar.kind == "wav2lip":  # as on a machine with the weights and the pack
-        monkeypatch.setattr("serve_app.lipsync.unavailable_reason", lambda s: None)
+        monkeypatch.setattr("serve_app.wav2lip_avatar.unavailable_reason", lambda s: None)
     built = deployment_names(app_module.build_app(entry["args"]))
     listed = {d["name"] for d in entry["deployments"]}
     assert listed <= built, f"{sorted(listed - built)} are not in the app"
