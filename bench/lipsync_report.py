@@ -51,7 +51,8 @@ def cpu_section(m: dict, cpu: dict, serve: dict | None, how: dict) -> str:
         f"{gflop:.2f} GFLOP per frame (conv MACs x 2). Compute bound: the fastest large "
         f"matmul (fp32: ONNX Runtime `MatMul` or NumPy's BLAS, int8: ONNX Runtime "
         f"`MatMulInteger`), {bounds}; each row's share is against its own precision and "
-        "the cores it uses.",
+        "the cores it uses. A share above 100% means the convolution kernels outran that "
+        "matmul: the bound is a measured yardstick, not a hard limit.",
         "",
         "### ONNX Runtime on the CPU (frames/s)",
         "",
