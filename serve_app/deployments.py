@@ -49,6 +49,18 @@ class TTSDeployment:
         return True
 
 
+def avatar_info(avatar) -> dict:
+    """What a session tells its client about an avatar (``kind``, size, fps, ``note``)."""
+    return {
+        "kind": avatar.kind,
+        "width": avatar.width,
+        "height": avatar.height,
+        "fps": avatar.fps,
+        "note": avatar.note,
+        "streaming": True,  # every Avatar deployment streams frame chunks
+    }
+
+
 @serve.deployment(
     name="Avatar",
     ray_actor_options={"num_cpus": 0.25},
@@ -70,15 +82,7 @@ class AvatarDeployment:
         self._renderer = make_sprite(self._settings)
 
     def info(self) -> dict:
-        r = self._renderer
-        return {
-            "kind": r.kind,
-            "width": r.width,
-            "height": r.height,
-            "fps": r.fps,
-            "note": r.note,
-            "streaming": True,
-        }
+        return avatar_info(self._renderer)
 
     async def talking(
         self, audio: TTSAudio, first_frame: int, n_samples: int, source: str = ""

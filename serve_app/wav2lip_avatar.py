@@ -21,7 +21,7 @@ from ray.serve import Application
 from actors.avatar.lipsync import Wav2LipAvatar, unavailable_reason
 from actors.messages import TTSAudio, pad_to_frames
 from config import AvatarSettings, Settings
-from serve_app.deployments import AvatarDeployment
+from serve_app.deployments import AvatarDeployment, avatar_info
 from serve_app.lipsync import LipSync
 
 log = logging.getLogger("avatar_chat.lipsync")
@@ -45,15 +45,9 @@ class Wav2LipAvatarDeployment:
         AvatarSettings.model_validate(user_config or {})
 
     def info(self) -> dict:
-        a = self._avatar
         return {
-            "kind": a.kind,
-            "width": a.width,
-            "height": a.height,
-            "fps": a.fps,
-            "note": a.note,
-            "streaming": True,
-            "name": a.pack.name,
+            **avatar_info(self._avatar),
+            "name": self._avatar.pack.name,
             "precision": self._precision,
         }
 
