@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -131,6 +132,12 @@ class _Server(ThreadingHTTPServer):
     # The default listen backlog (5) drops simultaneous connects; a dropped SYN is
     # retried only after a second, which would look like a slow model.
     request_queue_size = 128
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that hangs up (a cancelled stream, a closed keep-alive) is normal here;
+        # anything else is still printed.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
