@@ -21,6 +21,7 @@ import numpy as np
 from ray import serve
 
 from actors.avatar.lipsync import make_runner, model_path
+from actors.avatar.wav2lip import output_to_rgb, prepare_face_input
 from config import LipSyncSettings, Settings
 from serve_app.frame_gate import FrameGate
 
@@ -32,7 +33,7 @@ class LipSyncRequest:
     """``k`` frames of one sentence; ``source`` names the session (for batch statistics)."""
 
     mel: np.ndarray
-    faces: np.ndarray
+    crops: np.ndarray
     source: str = ""
     started: bool = False  # set when its inference call begins
 
@@ -46,7 +47,7 @@ def _frames_in(requests: list[LipSyncRequest]) -> int:
 
 @serve.deployment(name="LipSync", ray_actor_options={"num_cpus": 1}, max_ongoing_requests=64)
 class LipSync:
-    """``mel [k,1,80,16] + faces [k,6,96,96] -> mouths [k,3,96,96]``, batched across sessions."""
+    """``mel [k,1,80,16] + face crops [k,96,96,3] -> mouths [k,96,96,3]``, across sessions."""
 
     def __init__(self, settings: dict) -> None:
         s = Settings.model_validate(settings)
@@ -72,20 +73,28 @@ class LipSync:
         tuned = LipSyncSettings.model_validate({**self._base.model_dump(), **(user_config or {})})
         self._configure(tuned)
 
-    async def infer(self, mel: np.ndarray, faces: np.ndarray, source: str = "") -> np.ndarray:
-        """One session's ``k`` frames; they share inference calls with other sessions' frames."""
+    async def infer(self, mel: np.ndarray, crops: np.ndarray, source: str = "") -> np.ndarray:
+        """One session's ``k`` frames -> mouths RGB uint8 ``[k, 96, 96, 3]``.
+
+        ``mel [k,1,80,16]`` float32 and the frames' face ``crops`` RGB uint8 ``[k,96,96,3]``
+        (each its own reference face, as in Wav2Lip's inference). uint8 both ways keeps
+        the payload 8x smaller than the model's float tensors. The frames share inference
+        calls with other sessions' frames.
+        """
         mel = np.asarray(mel, np.float32)
-        faces = np.asarray(faces, np.float32)
+        crops = np.asarray(crops)
         # Checked here, per request: a bad request inside a batch would fail its neighbours.
         if mel.ndim != 4 or mel.shape[1:] != (1, 80, 16):
             raise ValueError(f"mel must be [k, 1, 80, 16], got {mel.shape}")
-        if faces.shape != (len(mel), 6, 96, 96):
-            raise ValueError(f"faces must be [{len(mel)}, 6, 96, 96], got {faces.shape}")
+        if crops.dtype != np.uint8 or crops.shape != (len(mel), 96, 96, 3):
+            raise ValueError(
+                f"crops must be uint8 [{len(mel)}, 96, 96, 3], got {crops.dtype} {crops.shape}"
+            )
         if len(mel) == 0:
-            return np.zeros((0, 3, 96, 96), np.float32)
+            return np.zeros((0, 96, 96, 3), np.uint8)
         step = self._max_frames
         parts = [
-            self._submit(LipSyncRequest(mel[i : i + step], faces[i : i + step], source))
+            self._submit(LipSyncRequest(mel[i : i + step], crops[i : i + step], source))
             for i in range(0, len(mel), step)
         ]
         return np.concatenate(await asyncio.gather(*parts))
@@ -94,7 +103,7 @@ class LipSync:
         await self._gate.admit(len(request))
         if len(request) > self._max_frames:  # max_batch_size shrank while it waited
             self._gate.give_back(len(request))
-            return await self.infer(request.mel, request.faces, request.source)
+            return await self.infer(request.mel, request.crops, request.source)
         try:
             return await self._run_batch(request)
         finally:
@@ -104,13 +113,13 @@ class LipSync:
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01, batch_size_fn=_frames_in)
     async def _run_batch(self, requests: list[LipSyncRequest]) -> list[np.ndarray]:
         mel = np.concatenate([r.mel for r in requests])
-        faces = np.concatenate([r.faces for r in requests])
+        crops = np.concatenate([r.crops for r in requests])
         for r in requests:
             r.started = True
         self._gate.started(len(mel))
         t = time.perf_counter()
         try:  # in a thread: the loop keeps taking requests meanwhile
-            out = await asyncio.to_thread(self._runner.infer, mel, faces)
+            out = await asyncio.to_thread(self._mouths, mel, crops)
         finally:
             self._busy_s += time.perf_counter() - t
             self._gate.finished()
@@ -119,6 +128,10 @@ class LipSync:
         self._mixed += len({r.source for r in requests}) > 1
         bounds = np.cumsum([len(r) for r in requests])[:-1]
         return np.split(out, bounds)
+
+    def _mouths(self, mel: np.ndarray, crops: np.ndarray) -> np.ndarray:
+        faces = prepare_face_input(crops, crops)
+        return output_to_rgb(self._runner.infer(mel, faces))
 
     def stats(self) -> dict:
         """Batches so far: frames and requests per call, mixed batches, time in inference."""

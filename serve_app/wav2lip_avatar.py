@@ -1,7 +1,7 @@
 """The streaming Wav2Lip Avatar stage, and the choice between it and the sprite.
 
 ``Wav2LipAvatarDeployment`` (deployment name "Avatar", so serve_config.yaml's Avatar entry
-applies to whichever avatar is configured) computes mel windows and face inputs, sends
+applies to whichever avatar is configured) computes mel windows, gathers the face crops, sends
 each chunk to the ``LipSync`` pool (``serve_app.lipsync``) with a few chunks in flight,
 pastes the mouths back and streams frame chunks out as they are done: the first frames
 leave before the sentence is finished.
@@ -29,7 +29,7 @@ log = logging.getLogger("avatar_chat.lipsync")
 
 @serve.deployment(name="Avatar", ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=16)
 class Wav2LipAvatarDeployment:
-    """``TTSAudio -> frame chunks``, streamed: mel, faces and paste-back; inference in LipSync."""
+    """``TTSAudio -> frame chunks``, streamed: mel, crops and paste-back; inference in LipSync."""
 
     def __init__(self, settings: dict, lipsync) -> None:
         s = Settings.model_validate(settings)
@@ -80,14 +80,14 @@ class Wav2LipAvatarDeployment:
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def _chunk_frames(self, mel: np.ndarray, first: int, source: str) -> np.ndarray:
-        faces = await asyncio.to_thread(self._avatar.face_inputs, first, len(mel))
-        response = self._lipsync.infer.remote(mel, faces, source)
+        crops = self._avatar.face_crops(first, len(mel))  # a cheap array gather
+        response = self._lipsync.infer.remote(mel, crops, source)
         try:
             mouths = await response
         except asyncio.CancelledError:  # awaiting a response does not cancel it by itself
             response.cancel()
             raise
-        return await asyncio.to_thread(self._avatar.compose, mouths, first)
+        return await asyncio.to_thread(self._avatar.paste, mouths, first)
 
     async def ready(self) -> bool:
         return True

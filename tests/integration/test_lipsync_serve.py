@@ -148,6 +148,21 @@ async def test_two_sessions_share_inference_batches(apps):
     assert max(stats["requests_per_batch"]) >= 2
 
 
+async def test_lipsync_takes_uint8_crops_and_returns_uint8_mouths(apps, random_wav2lip):
+    from actors.avatar.wav2lip import Wav2LipRunner, output_to_rgb, prepare_face_input
+
+    crops = apps.pack.crops[np.zeros(5, int)]
+    mel = np.random.default_rng(0).uniform(-4, 1, (5, 1, 80, 16)).astype(np.float32)
+    mouths = await lipsync_handle().infer.remote(mel, crops, "direct")
+    assert mouths.dtype == np.uint8 and mouths.shape == (5, 96, 96, 3)
+    local = Wav2LipRunner(model_path=random_wav2lip, providers=["CPUExecutionProvider"])
+    want = output_to_rgb(local.infer(mel, prepare_face_input(crops, crops)))
+    assert np.abs(mouths.astype(int) - want).max() <= 1  # rounding of the last bit only
+    assert np.abs(mouths[0].astype(int) - mouths[4]).max() > 0  # each frame its own audio
+    with pytest.raises(ValueError, match="crops must be uint8"):
+        await lipsync_handle().infer.remote(mel, crops.astype(np.float32), "direct")
+
+
 async def test_interrupt_cancels_the_queued_lipsync_work(apps):
     handle = lipsync_handle()
     long_text = " ".join(f"This is sentence number {i} of a long answer." for i in range(8))

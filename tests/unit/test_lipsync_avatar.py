@@ -11,7 +11,7 @@ from actors.avatar.lipsync import Wav2LipAvatar, frame_count, unavailable_reason
 from actors.avatar.pasteback import feather_mask
 from actors.avatar.prepare import PACK_VERSION, AvatarPack
 from actors.avatar.sprite import SpriteAvatar
-from actors.avatar.wav2lip import Wav2LipRunner
+from actors.avatar.wav2lip import Wav2LipRunner, output_to_rgb, prepare_face_input
 from actors.local import make_avatar
 from config import Settings
 
@@ -103,6 +103,14 @@ def test_inputs_shapes_and_masked_lower_half(astro):
     mel24, face24 = astro.inputs(speech(1.5, 24000), 24000, 7)
     assert mel24.shape == (38, 1, 80, 16) and face24.shape == (38, 6, 96, 96)
     assert not np.array_equal(mel[0], mel[10])  # windows move with the audio
+
+
+def test_crops_and_paste_are_the_uint8_form_of_inputs_and_compose(astro):
+    crops = astro.face_crops(3, 4)
+    assert crops.dtype == np.uint8 and crops.shape == (4, 96, 96, 3)
+    np.testing.assert_array_equal(prepare_face_input(crops, crops), astro.face_inputs(3, 4))
+    outputs = np.random.default_rng(5).uniform(0, 1, (4, 3, 96, 96)).astype(np.float32)
+    np.testing.assert_array_equal(astro.paste(output_to_rgb(outputs), 3), astro.compose(outputs, 3))
 
 
 def test_face_inputs_follow_the_absolute_frame_index():
