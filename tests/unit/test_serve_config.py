@@ -16,14 +16,22 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ["serve_config.yaml", "serve_config.wav2lip.yaml"]
 
 
-def deployment_names(app: Application) -> set[str]:
-    names, stack = set(), [app]
+CI_CPUS = 2  # the CI machine, and a small laptop: the shipped files must place on it
+
+
+def deployments(app: Application) -> dict:
+    """Name -> the Serve deployment, for every deployment the app binds."""
+    found, stack = {}, [app]
     while stack:
         bound = stack.pop()._bound_deployment
-        names.add(bound.name)
+        found[bound.name] = bound
         args = (*bound.init_args, *bound.init_kwargs.values())
         stack += [a for a in args if isinstance(a, Application)]
-    return names
+    return found
+
+
+def deployment_names(app: Application) -> set[str]:
+    return set(deployments(app))
 
 
 @pytest.fixture(params=CONFIGS)
@@ -48,3 +56,26 @@ def test_every_listed_deployment_exists_and_fits_a_laptop(config, monkeypatch):
     for d in entry["deployments"]:
         cpus = d.get("ray_actor_options", {}).get("num_cpus")
         assert cpus is not None and 0 < cpus <= 1, d["name"]
+
+
+def test_the_app_at_its_smallest_and_all_sessions_fit_on_two_cores(config, monkeypatch):
+    # Serve cannot place a replica whose num_cpus do not fit: it waits for ever (the Ingress
+    # of a Wav2Lip file once did, on 2 cores), and the server never answers.
+    (entry,) = config["applications"]
+    settings = Settings.model_validate(entry["args"])
+    if settings.avatar.kind == "wav2lip":
+        monkeypatch.setattr("serve_app.wav2lip_avatar.unavailable_reason", lambda s: None)
+    listed = {d["name"]: d for d in entry["deployments"]}
+    reserved = {}
+    for name, deployment in deployments(app_module.build_app(entry["args"])).items():
+        options = listed.get(name, {})
+        cpus = options.get("ray_actor_options", {}).get(
+            "num_cpus", deployment.ray_actor_options.get("num_cpus", 1)
+        )
+        replicas = options.get("autoscaling_config", {}).get(
+            "min_replicas", options.get("num_replicas", 1)
+        )
+        reserved[name] = cpus * replicas
+    server = settings.server
+    reserved["sessions"] = (server.max_sessions + server.warm_sessions) * server.session_num_cpus
+    assert sum(reserved.values()) <= CI_CPUS, reserved
