@@ -100,6 +100,7 @@ function startTurn(event) {
     captionsShown: [],
     decodedFrames: 0,
     outcome: null, // ended | interrupted | failed | no-media
+    stalls: 0, // times playback ran dry and the face went back to idle meanwhile
     serverDone: false,
     playDone: false,
     replyBody: null,
@@ -372,7 +373,9 @@ const player = new TalkingPlayer(talkVideo, {
     refresh();
     if (player.speaking) startCaptions(); // again after a stall
   },
-  onStall() {
+  onStall(turnId) {
+    const turn = turns.get(turnId);
+    if (turn) turn.stalls += 1;
     refresh();
   },
   onFirstFrame(turnId) {
@@ -453,6 +456,7 @@ window.avatarChat = Object.freeze({
       captionsShown: [...t.captionsShown],
       decodedFrames: t.decodedFrames,
       outcome: t.outcome,
+      stalls: t.stalls,
     }));
   },
   get currentTurnId() {
