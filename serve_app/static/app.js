@@ -52,6 +52,7 @@ function computeStatus() {
   if (!state.connected) return state.everConnected ? 'offline' : 'connecting';
   if (player.speaking) return 'speaking';
   if (state.hearing) return 'hearing';
+  if (player.stalled) return 'buffering'; // mid-reply, media slower than real time
   if (pendingSends.length > 0 || [...turns.values()].some(isActive)) return 'thinking';
   return 'listening';
 }
@@ -67,7 +68,7 @@ function refresh() {
     detail = `reconnecting in ${(state.retryInMs / 1000).toFixed(1)} s`;
   }
   showStatus(status, detail);
-  interruptButton.disabled = !(status === 'thinking' || status === 'speaking');
+  interruptButton.disabled = !['thinking', 'speaking', 'buffering'].includes(status);
 }
 
 // ---- turns -------------------------------------------------------------------------------

@@ -94,6 +94,11 @@ export class TalkingPlayer {
     return this.current !== null && this.current.shown && !this.current.stalled;
   }
 
+  /** Has the current turn run out of media mid-reply (idle loop shown until more comes)? */
+  get stalled() {
+    return this.current !== null && this.current.stalled;
+  }
+
   /** Turns with media that have not finished playing (including the current one). */
   get pendingTurns() {
     return [...this.streams.keys()];

@@ -84,6 +84,7 @@ const STATUS_TEXT = {
   hearing: 'listening…', // the server heard speech; its transcript is on the way
   thinking: 'thinking…',
   speaking: 'speaking',
+  buffering: 'buffering…', // a reply's media came slower than real time: waiting for more
   offline: 'offline',
 };
 
