@@ -45,7 +45,9 @@ def _frames_in(requests: list[LipSyncRequest]) -> int:
     return sum(len(r) for r in requests)
 
 
-@serve.deployment(name="LipSync", ray_actor_options={"num_cpus": 1}, max_ongoing_requests=64)
+# num_cpus is a scheduling reservation, not a limit (the replica runs parallel_runs threads):
+# 0.5 lets the whole app place on 2 cores, whichever config file builds it.
+@serve.deployment(name="LipSync", ray_actor_options={"num_cpus": 0.5}, max_ongoing_requests=64)
 class LipSync:
     """``mel [k,1,80,16] + face crops [k,96,96,3] -> mouths [k,96,96,3]``, across sessions."""
 
