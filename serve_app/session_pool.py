@@ -12,10 +12,13 @@ away do not linger, and the pool replaces its actors before that happens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
 from collections import deque
+
+import ray
 
 from actors.session import SessionActor
 from config import Settings
@@ -74,8 +77,15 @@ class SessionPool:
         return entry
 
     def give_back(self, entry: tuple[str, object, float]) -> None:
-        """An entry taken but not used (admission refused): first in line again."""
-        self._ready.appendleft(entry)
+        """An entry taken but not used (admission refused): first in line again.
+
+        ``take`` already started its replacement, so the pool may be full again by now: then
+        the returned actor is surplus and is ended rather than kept past ``size``.
+        """
+        if len(self._ready) < self.size:
+            self._ready.appendleft(entry)
+        else:
+            _end(entry[1])
 
     def fill(self) -> None:
         """Start actors in the background until ``size`` are ready or starting."""
@@ -92,7 +102,10 @@ class SessionPool:
             actor = create_session_actor(session_id, self._settings)
             await actor.expire_unless_attached.remote(self._ttl_s)
             await self._start(actor)
-            self._ready.append((session_id, actor, time.monotonic()))
+            if len(self._ready) < self.size:
+                self._ready.append((session_id, actor, time.monotonic()))
+            else:  # filled meanwhile by an entry given back
+                _end(actor)
         except Exception:  # the cluster is short of resources: connections create their own
             log.warning("could not pre-start a session actor", exc_info=True)
         finally:
@@ -102,3 +115,8 @@ class SessionPool:
         limit = time.monotonic() - (self._ttl_s - _REPLACE_BEFORE_S)
         while self._ready and self._ready[0][2] < limit:
             self._ready.popleft()  # it ends itself at its TTL
+
+
+def _end(actor) -> None:
+    with contextlib.suppress(Exception):  # already gone: nothing to end
+        ray.kill(actor, no_restart=True)

@@ -118,6 +118,8 @@ async def test_capacity_refuses_new_sessions_without_evicting(app_url):
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 10)
             assert closed.value.rcvd.code == 1013
+        with urllib.request.urlopen(app_url + "/healthz", timeout=10) as r:
+            assert json.loads(r.read())["warm_sessions"] <= 1  # a refused warm one isn't extra
         for c in clients:  # nobody was evicted
             await still_usable(c)
     finally:

@@ -22,8 +22,8 @@ def warm(base: str) -> int:
 
 async def wait_warm(base: str, want: int, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
-    while warm(base) != want:  # /healthz also tops the pool up
-        assert time.monotonic() < deadline, f"the pool never held {want} warm session(s)"
+    while (held := warm(base)) != want:  # /healthz also tops the pool up
+        assert time.monotonic() < deadline, f"the pool never held {want} warm (held {held})"
         await asyncio.sleep(0.5)
 
 
