@@ -19,7 +19,7 @@ Transcribe = Callable[[np.ndarray, int], Awaitable[Transcript]]
 
 
 class VoiceInput:
-    """``AudioChunk -> SpeechStarted | Transcript``, driving the conversation.
+    """``AudioChunk -> speech_started | speech_ended | transcript``, driving the conversation.
 
     Speech sustained for ``barge_in_ms`` while the avatar talks interrupts the reply
     through the same path as the client's interrupt message. Each utterance is
@@ -59,6 +59,14 @@ class VoiceInput:
                     self.conv.put({"type": "speech_started", "at_s": round(event.at_s, 3)})
                 elif isinstance(event, Utterance):
                     self._barged = False
+                    # Before the ASR runs: a client can stop its microphone or show progress.
+                    self.conv.put(
+                        {
+                            "type": "speech_ended",
+                            "start_s": round(event.start_s, 3),
+                            "end_s": round(event.end_s, 3),
+                        }
+                    )
                     self._queue_transcription(event)
 
     def _queue_transcription(self, utterance: Utterance) -> None:

@@ -32,6 +32,7 @@ const statusLog = [];
 const transcripts = []; // `transcript` events: {text, language, startS, endS}
 const interruptions = []; // `interrupted` events: {turnId, reason}
 let speechStarts = 0;
+let speechEnds = 0;
 let textsSent = 0;
 let hearingTimer = null;
 let lastTurn = null;
@@ -251,6 +252,9 @@ function onEvent(event) {
     case 'speech_started':
       speechStarts += 1;
       setHearing(true);
+      break;
+    case 'speech_ended':
+      speechEnds += 1; // 'listening…' stays until the transcript comes
       break;
     case 'transcript':
       onTranscript(event);
@@ -478,6 +482,9 @@ window.avatarChat = Object.freeze({
   },
   get speechStarts() {
     return speechStarts;
+  },
+  get speechEnds() {
+    return speechEnds;
   },
 });
 

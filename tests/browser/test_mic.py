@@ -155,18 +155,23 @@ def test_hands_free_speech_becomes_a_spoken_turn_with_a_reply(mic_page, mic_wav,
         timeout=30_000,
         polling=20,
     )
+    # Off at the end of the utterance, before the file loops (it has 4 s of silence until its
+    # question comes again): a second question would barge in on the reply. Waiting for the
+    # transcript instead raced that loop whenever the machine was slow.
+    page.wait_for_function("window.avatarChat.speechEnds > 0", timeout=60_000, polling=20)
+    page.click("#mic")
+    mic = _mic(page)
     page.wait_for_function("window.avatarChat.transcripts.length > 0", timeout=60_000)
     page.wait_for_function(
         "document.querySelector('#transcript .msg.user.spoken') !== null", timeout=10_000
     )
     page.screenshot(path=str(artifacts_dir / "browser_mic.png"))
-    page.click("#mic")  # off before the file loops: its next question would barge in
-    mic = _mic(page)
     assert mic["state"] == "off" and mic["peakLevel"] > 0.3
     # 40 ms messages; the last one before "off" may be a 20 ms one.
     assert mic["sent"] > 0 and mic["sentBytes"] % (MESSAGE_BYTES // 2) == 0
     assert (mic["sent"] - 1) * MESSAGE_BYTES < mic["sentBytes"] <= mic["sent"] * MESSAGE_BYTES
-    assert page.evaluate("window.avatarChat.speechStarts") >= 1
+    assert page.evaluate("window.avatarChat.speechStarts") == 1
+    assert page.evaluate("window.avatarChat.speechEnds") == 1
     [heard] = page.evaluate("window.avatarChat.transcripts")[:1]
     assert heard["text"] == MIC_QUESTION
     # Stream times: the utterance spans the question in the file (the stream starts when

@@ -38,10 +38,17 @@ async def test_a_spoken_question_gets_a_transcript_and_a_reply(app_url, question
         await stream(c, question_pcm)
         turn = await c.until("turn_end", timeout=60)
     kinds = [e["type"] for e in turn.events]
-    assert kinds.index("speech_started") < kinds.index("transcript") < kinds.index("turn_start")
+    assert (
+        kinds.index("speech_started")
+        < kinds.index("speech_ended")
+        < kinds.index("transcript")
+        < kinds.index("turn_start")
+    )
     transcript = turn.of_type("transcript")[0]
     assert transcript["text"] == "What is the weather like?"
     assert 0.2 < transcript["start_s"] < transcript["end_s"]
+    ended = turn.of_type("speech_ended")[0]
+    assert (ended["start_s"], ended["end_s"]) == (transcript["start_s"], transcript["end_s"])
     assert turn.of_type("turn_start")[0]["text"] == "What is the weather like?"
     assert len(turn.media) >= 2
 
