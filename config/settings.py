@@ -265,6 +265,15 @@ class ServerSettings(_Section):
     session_memory_mb: int = Field(
         200, ge=0, description="Ray memory reservation of each SessionActor (0: none)."
     )
+    session_start_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "How long a new SessionActor may take to be placed and started. Past it the "
+            "connection gets error 'capacity' instead of waiting for cluster resources that "
+            "may never free up, and the half-started actor is ended."
+        ),
+    )
 
 
 class Settings(_Section):

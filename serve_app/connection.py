@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 
@@ -22,7 +23,12 @@ from serve_app.protocol import (
     frame_media,
     parse_client_text,
 )
-from serve_app.session_pool import create_session_actor, new_session_id, session_actor_name
+from serve_app.session_pool import (
+    create_session_actor,
+    end_session_actor,
+    new_session_id,
+    session_actor_name,
+)
 
 log = logging.getLogger("avatar_chat.ingress")
 MAX_AUDIO_IN_FLIGHT = 25  # half a second of 20 ms messages
@@ -78,13 +84,22 @@ class Connection:
         if not await get_directory().admit.remote(session_id, self.settings.server.max_sessions):
             if warm:
                 self.pool.give_back(warm)
-            await self._error("capacity", "the server is at capacity; please try again later")
-            await self.ws.close(code=CLOSE_CAPACITY, reason="server at capacity")
+            await self._refuse("the server is at capacity; please try again later")
             return None
         if warm:
             return warm[1], session_id, False  # started ahead by the pool
         actor = create_session_actor(session_id, self.settings)
-        await actor.start.remote(self.settings_dict, self.handles, avatar_info)
+        timeout_s = self.settings.server.session_start_timeout_s
+        try:
+            start = actor.start.remote(self.settings_dict, self.handles, avatar_info)
+            await asyncio.wait_for(start, timeout_s)
+        except TimeoutError:
+            # Not placed in time: the cluster lacks the CPUs or memory for one more session.
+            log.warning("session=%s not started within %g s: refused", session_id, timeout_s)
+            end_session_actor(actor)
+            await get_directory().release.remote(session_id)
+            await self._refuse("no room to start a session right now; please try again later")
+            return None
         return actor, session_id, False
 
     async def _receive_loop(self) -> None:
@@ -158,6 +173,11 @@ class Connection:
         if kind == "error":
             record_client_error(item.get("code", ""))
         await self.ws.send_json(item)
+
+    async def _refuse(self, message: str) -> None:
+        await self._error("capacity", message)
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # it may have gone meanwhile
+            await self.ws.close(code=CLOSE_CAPACITY, reason="server at capacity")
 
     async def _error(self, code: str, message: str, client_id: str | None = None) -> None:
         record_client_error(code)

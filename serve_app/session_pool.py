@@ -85,7 +85,7 @@ class SessionPool:
         if len(self._ready) < self.size:
             self._ready.appendleft(entry)
         else:
-            _end(entry[1])
+            end_session_actor(entry[1])
 
     def fill(self) -> None:
         """Start actors in the background until ``size`` are ready or starting."""
@@ -98,16 +98,23 @@ class SessionPool:
 
     async def _start_one(self) -> None:
         session_id = new_session_id()
+        actor = None
         try:
             actor = create_session_actor(session_id, self._settings)
-            await actor.expire_unless_attached.remote(self._ttl_s)
-            await self._start(actor)
+            async with asyncio.timeout(self._settings.server.session_start_timeout_s):
+                await actor.expire_unless_attached.remote(self._ttl_s)
+                await self._start(actor)
             if len(self._ready) < self.size:
                 self._ready.append((session_id, actor, time.monotonic()))
             else:  # filled meanwhile by an entry given back
-                _end(actor)
-        except Exception:  # the cluster is short of resources: connections create their own
+                end_session_actor(actor)
+        except TimeoutError:  # not placed: the cluster is short of resources; retried on fill
+            log.warning("a warm session actor was not started in time; ended it")
+            end_session_actor(actor)
+        except Exception:
             log.warning("could not pre-start a session actor", exc_info=True)
+            if actor is not None:
+                end_session_actor(actor)
         finally:
             self._starting -= 1
 
@@ -117,6 +124,7 @@ class SessionPool:
             self._ready.popleft()  # it ends itself at its TTL
 
 
-def _end(actor) -> None:
+def end_session_actor(actor) -> None:
+    """Ends an actor no connection will use (surplus, or never placed in time)."""
     with contextlib.suppress(Exception):  # already gone: nothing to end
         ray.kill(actor, no_restart=True)

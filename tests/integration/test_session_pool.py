@@ -9,7 +9,9 @@ import urllib.request
 
 import pytest
 import ray
+import websockets
 
+from tests.serve_fixtures import running_app
 from tests.ws_client import ChatClient
 
 pytestmark = pytest.mark.integration
@@ -51,3 +53,43 @@ async def test_a_warm_actor_nobody_takes_ends_itself(app_url):
         while time.monotonic() < deadline:
             await actor.alive.remote()
             await asyncio.sleep(0.25)
+
+
+def test_a_session_the_cluster_cannot_place_is_refused_with_capacity_not_left_waiting():
+    """Each session asks for more CPUs than this Ray has: the start times out cleanly."""
+    args = {"server": {"session_num_cpus": 64, "warm_sessions": 0, "session_start_timeout_s": 3}}
+    with running_app(args, name="unplaceable", route_prefix="/unplaceable") as base:
+
+        async def connect() -> tuple[dict, int]:
+            url = base.replace("http://", "ws://") + "/ws"
+            async with websockets.connect(url) as ws:
+                error = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), 10)
+                return error, closed.value.rcvd.code
+
+        before = _session_actor_names()
+        started = time.monotonic()
+        error, code = asyncio.run(connect())
+        assert error["type"] == "error" and error["code"] == "capacity", error
+        assert "no room" in error["message"] and code == 1013
+        assert 3 <= time.monotonic() - started < 20
+        deadline = time.monotonic() + 30
+        # Its admission is released (earlier tests' sessions may still be in their grace) and
+        # the actor that was never placed is ended, not left pending for ever.
+        while _sessions(base) or _session_actor_names() - before:
+            assert time.monotonic() < deadline, (_sessions(base), _session_actor_names() - before)
+            time.sleep(0.5)
+
+
+def _sessions(base: str) -> int:
+    with urllib.request.urlopen(base + "/healthz", timeout=10) as r:
+        return json.loads(r.read())["sessions"]
+
+
+def _session_actor_names() -> set[str]:
+    return {
+        a["name"]
+        for a in ray.util.list_named_actors(all_namespaces=True)
+        if a["namespace"] == "avatar-chat" and a["name"].startswith("avatar-session-")
+    }

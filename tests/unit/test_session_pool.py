@@ -128,3 +128,23 @@ def test_size_and_ttl_are_checked():
         SessionPool(Settings.load({}, env={}), None, size=-1)
     with pytest.raises(ValueError, match="ttl_s"):
         SessionPool(Settings.load({}, env={}), None, size=1, ttl_s=30)
+
+
+async def test_an_actor_not_started_in_time_is_ended_and_the_next_fill_tries_again(actors):
+    hang = asyncio.Event()
+
+    async def start(actor):
+        if len(actors) == 1:
+            await hang.wait()  # never placed: the cluster is out of CPUs
+
+    settings = Settings.load({"server": {"session_start_timeout_s": 0.05}}, env={})
+    pool = SessionPool(settings, start, size=1)
+    pool.fill()
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+        if actors[0].ended:
+            break
+    assert actors[0].ended and pool.ready == 0
+    pool.fill()
+    await _started(pool, 1)
+    assert pool.take()[1] is actors[1] and not actors[1].ended
