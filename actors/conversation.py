@@ -19,6 +19,7 @@ from actors.messages import MediaChunk
 from actors.turn import ReplyDelta, SentenceStarted, TurnDone, TurnFailed, TurnPipeline
 
 log = logging.getLogger("avatar_chat.session")
+STALL_WARN_S = 0.5  # a reply's client waited this long in all for media: worth an operator's look
 Outgoing = dict[str, Any] | MediaChunk
 
 
@@ -181,6 +182,14 @@ class Conversation:
                             "timings": timings,
                         }
                     )
+                    if timings.get("stalled", 0.0) >= STALL_WARN_S:
+                        log.warning(
+                            "session=%s turn=%s media came %.1f s behind real time: the Avatar "
+                            "(LipSync) deployments need more CPU or a GPU",
+                            self.session_id,
+                            turn_id,
+                            timings["stalled"],
+                        )
                     if self._on_turn_end is not None:
                         self._on_turn_end(timings)
         except Exception as exc:  # a bug in a stage must not kill the session

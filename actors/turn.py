@@ -26,6 +26,8 @@ from actors.text import SentenceSplitter
 # under load is what keeps the next sentence from arriving late.
 FIRST_SENTENCE_CHUNKS = (10, 15)
 FRAGMENT_FRAMES = 25
+# Lateness below this is timer and scheduling noise, not a wait anyone would see.
+STALL_SLACK_S = 0.02
 
 SpeakFn = Callable[[Sentence], Awaitable[TTSAudio]]
 # An animator returns all frames of a sentence, or an async iterator of frame chunks that
@@ -247,10 +249,20 @@ class _TurnRun:
                 await self._emit(chunk)
 
     async def _emit(self, chunk: MediaChunk) -> None:
-        if chunk.kind == "fragment" and "first_media" not in self.timings.seconds:
-            self.playing_since = time.perf_counter()
-            self.playing.set()
-            self.timings.add("first_media", self.playing_since - self.t0)
+        if chunk.kind == "fragment":
+            now = time.perf_counter()
+            if "first_media" not in self.timings.seconds:
+                self.playing_since = now
+                self.playing.set()
+                self.timings.add("first_media", now - self.t0)
+                self.timings.add("stalled", 0.0)
+            else:
+                # A client playing from the first fragment, waiting whenever it runs out:
+                # how long it waits for this one. Above zero, media is made slower than
+                # real time (see docs/protocol.md, turn_end timings).
+                played = now - self.playing_since - self.timings.seconds["stalled"]
+                if played > chunk.start_s + STALL_SLACK_S:
+                    self.timings.add("stalled", played - chunk.start_s)
         await self.out.put(chunk)
 
 

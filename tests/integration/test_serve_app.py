@@ -60,6 +60,7 @@ async def test_question_yields_events_and_media_in_order(app_url):
     assert v == round(end["media_s"] * 25)
     assert abs(vs - as_) <= 0.04
     assert end["timings"]["first_media"] > 0
+    assert end["timings"]["stalled"] >= 0  # the server's estimate of the client's waits
 
 
 async def test_two_sessions_get_only_their_own_replies(app_url):

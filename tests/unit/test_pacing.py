@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import numpy as np
@@ -26,15 +27,19 @@ class ClockedEncoder:
         return MediaChunk(b"init", "init", 0)
 
     def encode(self, frames, pcm, *, upcoming=None):
-        self.calls.append((time.perf_counter(), self.frames / FPS, len(frames)))
+        start_s = self.frames / FPS
+        self.calls.append((time.perf_counter(), start_s, len(frames)))
         self.frames += len(frames)
-        return [MediaChunk(b"f", "fragment", len(self.calls), self.frames / FPS)]
+        return [MediaChunk(b"f", "fragment", len(self.calls), start_s, len(frames) / FPS)]
 
     def close(self):
         return []
 
 
-def pipeline(encoder: ClockedEncoder, *, lead: float | None) -> TurnPipeline:
+def pipeline(
+    encoder: ClockedEncoder, *, lead: float | None, animate_s_per_frame: float | None = None
+) -> TurnPipeline:
+    """``animate_s_per_frame``: frames come in 5-frame chunks, each taking this long per frame."""
     tts = FakeTTS(sample_rate=RATE, seconds_per_char=0.02)  # ~1 s of speech per 50 chars
 
     async def speak(sentence: Sentence) -> TTSAudio:
@@ -42,7 +47,17 @@ def pipeline(encoder: ClockedEncoder, *, lead: float | None) -> TurnPipeline:
         return TTSAudio(audio.pcm, audio.sample_rate, "fake", sentence)
 
     async def animate(audio: TTSAudio, first_frame: int):
-        return np.zeros((len(audio.pcm) // (RATE // FPS), 2, 2, 3), np.uint8)
+        n = len(audio.pcm) // (RATE // FPS)
+        if animate_s_per_frame is None:
+            return np.zeros((n, 2, 2, 3), np.uint8)
+
+        async def chunks():
+            for at in range(0, n, 5):
+                size = min(5, n - at)
+                await asyncio.sleep(size * animate_s_per_frame)
+                yield np.zeros((size, 2, 2, 3), np.uint8)
+
+        return chunks()
 
     return TurnPipeline(
         speak=speak, animate=animate, encoder_factory=lambda: encoder, max_lead_s=lead
@@ -93,3 +108,25 @@ def test_fragment_sizes_cover_the_sentence(n_frames, first):
         assert tuple(sizes[: len(FIRST_SENTENCE_CHUNKS)]) == FIRST_SENTENCE_CHUNKS
     elif not first and n_frames:
         assert sizes[0] == min(n_frames, FRAGMENT_FRAMES)
+
+
+@pytest.mark.parametrize("slowdown", [0.5, 1.5])
+async def test_turn_end_timings_estimate_how_long_a_client_waits_for_slow_media(slowdown):
+    """Frames made ``slowdown`` times as slow as real time; a client plays from the first."""
+    encoder = ClockedEncoder()
+    events = [
+        e
+        async for e in pipeline(encoder, lead=None, animate_s_per_frame=slowdown / FPS).run(
+            reply(1)
+        )
+    ]
+    stalled = events[-1].timings.seconds["stalled"]
+    fragments = [e for e in events if isinstance(e, MediaChunk) and e.kind == "fragment"]
+    if slowdown < 1:
+        assert stalled < 0.05, stalled  # made ahead of playback: nobody waits
+        return
+    # Each chunk after the first takes 1.5x its length to make: the last one arrives that
+    # long after the first, though the client wants it at its start time.
+    made_s = sum(f.duration_s for f in fragments[1:]) * slowdown
+    expected = made_s - fragments[-1].start_s
+    assert len(fragments) >= 5 and expected - 0.03 <= stalled <= expected + 0.3, stalled
