@@ -266,12 +266,13 @@ class ServerSettings(_Section):
         200, ge=0, description="Ray memory reservation of each SessionActor (0: none)."
     )
     session_start_timeout_s: float = Field(
-        30.0,
+        60.0,
         gt=0,
         description=(
-            "How long a new SessionActor may take to be placed and started. Past it the "
-            "connection gets error 'capacity' instead of waiting for cluster resources that "
-            "may never free up, and the half-started actor is ended."
+            "How long a new SessionActor may take to be placed and started (~3 s alone on 2 "
+            "cores, ~17 s for 6 at once). Past it the connection gets error 'capacity' instead "
+            "of waiting for cluster resources that may never free up, and the half-started "
+            "actor is ended."
         ),
     )
 

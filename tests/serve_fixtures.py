@@ -11,7 +11,13 @@ from collections.abc import Iterator
 DEFAULT_ARGS = {
     "tts": {"engine": "espeak"},
     "avatar": {"size": 256},
-    "server": {"resume_grace_s": 3, "session_num_cpus": 0.01, "max_sessions": 6},
+    # Sessions start slowly on a busy 2-core machine: no 'capacity' refusal for that here.
+    "server": {
+        "resume_grace_s": 3,
+        "session_num_cpus": 0.01,
+        "max_sessions": 6,
+        "session_start_timeout_s": 180,
+    },
     # Voice tests need meaningful transcripts: a scripted ASR (tests/fakes/fake_asr.py).
     "asr": {"worker": "tests.fakes.fake_asr:ScriptedASR", "model": "What is the weather like?"},
 }
