@@ -94,7 +94,7 @@ def _render_command(args: argparse.Namespace) -> int:
 async def _render(args: argparse.Namespace, settings, text: str) -> int:
     from actors.local import LocalStages, atomic_output, verbatim
     from actors.progress import RenderProgress
-    from actors.turn import ReplyDelta, SentenceStarted, TurnDone, TurnFailed
+    from actors.turn_events import ReplyDelta, SentenceStarted, TurnDone, TurnFailed
 
     stages = LocalStages(settings)
     if args.command == "say":

@@ -16,7 +16,8 @@ from typing import Any
 
 from actors.history import ChatHistory
 from actors.messages import MediaChunk
-from actors.turn import ReplyDelta, SentenceStarted, TurnDone, TurnFailed, TurnPipeline
+from actors.turn import TurnPipeline
+from actors.turn_events import ReplyDelta, SentenceStarted, TurnDone, TurnFailed
 
 log = logging.getLogger("avatar_chat.session")
 STALL_WARN_S = 0.5  # a reply's client waited this long in all for media: worth an operator's look

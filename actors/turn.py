@@ -12,20 +12,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from actors.fragments import fragment_sizes, split_frames
 from actors.messages import MediaChunk, Sentence, StageTimings, TTSAudio, pad_to_frames
 from actors.text import SentenceSplitter
+from actors.turn_events import ReplyDelta, SentenceStarted, TurnDone, TurnEvent, TurnFailed
 
-# The first sentence of a turn leaves in small fragments so the first frames reach the
-# client after encoding a handful of frames, not the whole sentence. Later media goes in
-# one-second fragments: each starts with a keyframe (a few percent more encoding than one
-# per sentence), but a sentence's first second leaves without waiting for its last, which
-# under load is what keeps the next sentence from arriving late.
-FIRST_SENTENCE_CHUNKS = (10, 15)
-FRAGMENT_FRAMES = 25
 # Lateness below this is timer and scheduling noise, not a wait anyone would see.
 STALL_SLACK_S = 0.02
 
@@ -33,37 +27,6 @@ SpeakFn = Callable[[Sentence], Awaitable[TTSAudio]]
 # An animator returns all frames of a sentence, or an async iterator of frame chunks that
 # are encoded as they arrive (so the first frames leave before the sentence is done).
 AnimateFn = Callable[[TTSAudio, int], Awaitable[np.ndarray | AsyncIterator[np.ndarray]]]
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyDelta:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class SentenceStarted:
-    """A sentence's media follows; ``start_s`` is its start within the turn's media."""
-
-    sentence: Sentence
-    start_s: float
-    duration_s: float
-    engine: str
-
-
-@dataclass(frozen=True, slots=True)
-class TurnFailed:
-    code: str
-    message: str
-
-
-@dataclass(slots=True)
-class TurnDone:
-    text: str
-    media_s: float
-    timings: StageTimings = field(default_factory=StageTimings)
-
-
-TurnEvent = ReplyDelta | SentenceStarted | MediaChunk | TurnFailed | TurnDone
 
 
 class TurnPipeline:
@@ -235,7 +198,7 @@ class _TurnRun:
         fps = self.pipe._fps
         spf = audio.sample_rate // fps
         if isinstance(frames, np.ndarray):
-            frames = _split(frames, fragment_sizes(len(frames), first_sentence=start_s == 0))
+            frames = split_frames(frames, fragment_sizes(len(frames), first_sentence=start_s == 0))
         done = 0
         async for part in frames:
             await self._pace(start_s + done / fps)
@@ -264,23 +227,3 @@ class _TurnRun:
                 if played > chunk.start_s + STALL_SLACK_S:
                     self.timings.add("stalled", played - chunk.start_s)
         await self.out.put(chunk)
-
-
-def fragment_sizes(n_frames: int, *, first_sentence: bool) -> list[int]:
-    """Frames per fragment of a sentence: ``FRAGMENT_FRAMES`` each, and the first sentence
-    of a turn starts with the smaller ``FIRST_SENTENCE_CHUNKS``."""
-    head = FIRST_SENTENCE_CHUNKS if first_sentence else ()
-    sizes, left = [], n_frames
-    for size in (*head, *([FRAGMENT_FRAMES] * (n_frames // FRAGMENT_FRAMES + 1))):
-        if left <= 0:
-            break
-        sizes.append(min(size, left))
-        left -= size
-    return sizes
-
-
-async def _split(frames: np.ndarray, sizes: list[int]) -> AsyncIterator[np.ndarray]:
-    at = 0
-    for size in sizes:
-        yield frames[at : at + size]
-        at += size

@@ -145,7 +145,7 @@ def profile_encode(stages, audios) -> dict[str, float]:
 async def run_pipeline(stages) -> dict:
     """One ``say`` turn: (wall, CPU) seconds, media seconds and first-media seconds."""
     from actors.local import verbatim
-    from actors.turn import TurnDone
+    from actors.turn_events import TurnDone
 
     clock = Clock()
     done = None

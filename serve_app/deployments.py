@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator
 import numpy as np
 from ray import serve
 
+from actors.fragments import fragment_sizes
 from actors.local import make_sprite
 from actors.messages import TTSAudio, pad_to_frames
 from actors.tts import make_tts
-from actors.turn import fragment_sizes
 from config import Settings, TTSSettings
 
 log = logging.getLogger("avatar_chat.deployments")

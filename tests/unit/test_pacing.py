@@ -8,8 +8,9 @@ import time
 import numpy as np
 import pytest
 
+from actors.fragments import FIRST_SENTENCE_CHUNKS, FRAGMENT_FRAMES, fragment_sizes
 from actors.messages import MediaChunk, Sentence, TTSAudio
-from actors.turn import FIRST_SENTENCE_CHUNKS, FRAGMENT_FRAMES, TurnPipeline, fragment_sizes
+from actors.turn import TurnPipeline
 from tests.fakes.fake_tts import FakeTTS
 
 pytestmark = pytest.mark.unit

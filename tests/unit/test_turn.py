@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from actors.messages import MediaChunk, Sentence, TTSAudio
-from actors.turn import ReplyDelta, SentenceStarted, TurnDone, TurnFailed, TurnPipeline
+from actors.turn import TurnPipeline
+from actors.turn_events import ReplyDelta, SentenceStarted, TurnDone, TurnFailed
 from tests.fakes.fake_tts import FakeTTS
 
 pytestmark = pytest.mark.unit
