@@ -1,69 +1,21 @@
-"""Streaming voice activity detection with the Silero VAD ONNX model.
+"""Streaming voice activity detection: speech segments of one 16 kHz stream.
 
-The model ships inside the faster-whisper package (``assets/silero_vad_v*.onnx``) and
-runs on onnxruntime. It scores 512-sample windows (32 ms at 16 kHz), each preceded by
-the previous window's last 64 samples as context, and carries an LSTM state ``h``/``c``
-(``[1, 1, 128]`` each) from window to window. A batch of windows is scored as one
-sequence, so a whole feed is scored in one ``run`` with the same result as window by
-window. One InferenceSession is shared per process (``run`` is thread-safe); the LSTM
+Windows are scored by the process-wide Silero model (``actors.silero_model``); the LSTM
 state, context and buffers belong to each ``SileroVAD`` (one per audio stream).
 """
 
 from __future__ import annotations
 
-import functools
-import glob
-import os
 from collections import deque
 
 import numpy as np
-import onnxruntime
 
 from actors.messages import AudioChunk, SpeechStarted, Utterance
+from actors.silero_model import CONTEXT, WINDOW, SileroModel, shared_model
 
-WINDOW = 512  # samples per scored window at 16 kHz
-CONTEXT = 64  # samples of the previous window prepended to each window
 _MAX_BATCH = 1024  # windows per session.run; bounds the float copy of a huge feed
 _RISE_LEVEL = 0.1  # a window just before the trigger at this probability is speech's onset
 _RISE_WINDOWS = 3  # ... for at most this many windows (96 ms)
-
-
-class SileroModel:
-    """The ONNX session, shared by every stream in the process: ``score`` is stateless."""
-
-    def __init__(self, path: str | None = None):
-        self.path = path or _bundled_model_path()
-        opts = onnxruntime.SessionOptions()
-        # One thread per call: windows are tiny and a server runs many streams at once.
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(
-            self.path, sess_options=opts, providers=["CPUExecutionProvider"]
-        )
-
-    def score(
-        self, windows: np.ndarray, h: np.ndarray, c: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Speech probability per ``[N, 576]`` float window, and the LSTM state after them."""
-        probs, h, c = self.session.run(None, {"input": windows, "h": h, "c": c})
-        return probs.reshape(-1), h, c
-
-
-def _bundled_model_path() -> str:
-    import faster_whisper
-
-    assets = os.path.join(os.path.dirname(faster_whisper.__file__), "assets")
-    found = sorted(glob.glob(os.path.join(assets, "silero_vad*.onnx")))
-    if not found:
-        raise FileNotFoundError(f"no silero_vad*.onnx in {assets} (faster-whisper's assets)")
-    return found[-1]
-
-
-@functools.lru_cache(maxsize=1)
-def shared_model() -> SileroModel:
-    """The process-wide model, loaded on first use."""
-    return SileroModel()
 
 
 class SileroVAD:

@@ -86,7 +86,8 @@ def fmt(value: float, digits: int = 0) -> str:
 
 
 def vad_cost(cpu: int, whole_repeats: int = 5) -> list[list]:
-    from actors.vad import WINDOW, SileroVAD, shared_model
+    from actors.silero_model import WINDOW, shared_model
+    from actors.vad import SileroVAD
     from tests.fakes.speech import speech_with_silence
 
     gaps = [0.8, 1.5, 2.5, 1.0, 1.5]
