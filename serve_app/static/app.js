@@ -1,6 +1,7 @@
 // avatar-chat web client: wires the socket, the talking-video player and the page together.
 // Turn bookkeeping lives here; window.avatarChat exposes a read-only view of it for tests.
 
+import { Captions } from './captions.js';
 import { MicControl } from './mic.js';
 import { TalkingPlayer } from './player.js';
 import { ChatSocket } from './socket.js';
@@ -125,7 +126,7 @@ function stopTurn(turn, note) {
 
 function interrupt() {
   for (const turn of turns.values()) if (isActive(turn)) stopTurn(turn, 'interrupted');
-  clearCaption();
+  captions.clear();
   socket.send({ type: 'interrupt' });
   refresh();
 }
@@ -145,46 +146,6 @@ function sendText() {
   socket.send({ type: 'text', text, id });
   input.value = '';
   refresh();
-}
-
-// ---- captions ----------------------------------------------------------------------------
-
-let captionText = '';
-let captionLoop = false;
-function setCaption(text) {
-  if (text === captionText) return;
-  captionText = text;
-  $('captions').textContent = text;
-  $('captions').classList.toggle('shown', Boolean(text));
-}
-
-function clearCaption() {
-  setCaption('');
-}
-
-function startCaptions() {
-  if (captionLoop) return;
-  captionLoop = true;
-  requestAnimationFrame(captionTick);
-}
-
-/** Show the sentence being spoken at the talking video's current time, once per frame. */
-function captionTick() {
-  const turn = turns.get(player.currentTurnId);
-  if (turn && player.speaking) {
-    const t = talkVideo.currentTime;
-    let caption = null;
-    for (const c of turn.captions) if (c.start <= t + 0.05) caption = c;
-    if (caption) {
-      setCaption(caption.text);
-      const shown = turn.captionsShown;
-      if (shown[shown.length - 1] !== caption.text) shown.push(caption.text);
-    }
-    requestAnimationFrame(captionTick);
-  } else {
-    captionLoop = false;
-    clearCaption();
-  }
 }
 
 // ---- events from the server --------------------------------------------------------------
@@ -371,12 +332,17 @@ function onSocketState(socketState, info = {}) {
 
 // ---- wiring ------------------------------------------------------------------------------
 
+const captions = new Captions($('captions'), {
+  video: talkVideo,
+  speakingTurn: () => (player.speaking ? turns.get(player.currentTurnId) : undefined),
+});
+
 const player = new TalkingPlayer(talkVideo, {
   onPlaying(turnId) {
     const turn = turns.get(turnId);
     if (turn && turn.firstAudioMs == null) turn.firstAudioMs = performance.now() - turn.sentAt;
     refresh();
-    if (player.speaking) startCaptions(); // again after a stall
+    if (player.speaking) captions.start(); // again after a stall
   },
   onStall(turnId) {
     const turn = turns.get(turnId);
@@ -391,7 +357,7 @@ const player = new TalkingPlayer(talkVideo, {
       showLatency(turn);
     }
     refresh();
-    startCaptions();
+    captions.start();
   },
   onTurnDone(turnId, how, decodedFrames) {
     const turn = turns.get(turnId);
@@ -401,7 +367,7 @@ const player = new TalkingPlayer(talkVideo, {
       turn.decodedFrames = Math.max(turn.decodedFrames, decodedFrames || 0);
       if (turn === lastTurn) showLatency(turn);
     }
-    clearCaption();
+    captions.clear();
     refresh();
   },
   onSoundBlocked(blocked) {
