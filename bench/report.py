@@ -8,11 +8,28 @@ a title and a line about the machine; a missing section is appended.
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import platform
+import statistics
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def pct(values: list[float], q: float) -> float:
+    """Median for q=0.5, else nearest rank; NaN values are dropped; NaN for no values."""
+    values = sorted(v for v in values if v == v)
+    if not values:
+        return float("nan")
+    if q == 0.5:
+        return statistics.median(values)
+    return values[max(0, math.ceil(q * len(values)) - 1)]
+
+
+def fmt(value: float, digits: int = 0) -> str:
+    """A table cell: the value rounded, or a dash for NaN."""
+    return "—" if value != value else f"{value:.{digits}f}"
 
 
 def cpu_model() -> str:

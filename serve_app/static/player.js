@@ -9,7 +9,7 @@ const STALL_GRACE_MS = 250; // a short hiccup keeps the talking face; a longer g
 // Playback of a turn starts once this much of it is buffered (or all of it, if shorter): a
 // small jitter buffer. At low load the second fragment follows the first within tens of
 // milliseconds, so it costs little; under load it absorbs a late fragment without a stall.
-// bench/serve_latency.py models exactly this rule (START_BUFFER_S there).
+// bench/serve_latency_turns.py models exactly this rule (START_BUFFER_S there).
 export const START_BUFFER_S = 0.5;
 
 /** Media of one turn: payloads by seq, appended in order once its MediaSource is open. */
