@@ -81,7 +81,8 @@ def cpu_table(results: dict[int, list[Sample]], cpu: dict[int, CpuUse]) -> tuple
             + [f"{use.groups.get(g, 0.0):.1f}" for g in GROUPS + RAY_GROUPS]
             + [f"{other:.1f}", f"{use.machine_s - use.ours_s:.1f}", f"{use.ours_s / media:.3f}"]
         )
-    # Sessions two cores could carry if this benchmark's processes had them to themselves.
+    # Sessions this machine's cores could carry if this benchmark's processes had them to
+    # themselves.
     capacity = (os.cpu_count() or 1) / statistics.median(per_media)
     return rows, capacity
 

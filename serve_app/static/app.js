@@ -24,7 +24,9 @@ const state = {
   connected: false, // socket open and the `session` event received
   everConnected: false,
   retryInMs: null,
-  hearing: false, // the server's VAD heard speech that has no transcript yet
+  // Voice input: 'hearing' while the server's VAD hears speech, 'transcribing' from its end to
+  // the transcript, else null.
+  voice: null,
 };
 const turns = new Map(); // turnId -> turn record, oldest first
 // Typed texts and transcripts waiting for their turn_start: {text, sentAt, body, id, spoken}
@@ -53,7 +55,7 @@ function isActive(turn) {
 function computeStatus() {
   if (!state.connected) return state.everConnected ? 'offline' : 'connecting';
   if (player.speaking) return 'speaking';
-  if (state.hearing) return 'hearing';
+  if (state.voice) return state.voice; // 'hearing' or 'transcribing'
   if (player.stalled) return 'buffering'; // mid-reply, media slower than real time
   if (pendingSends.length > 0 || [...turns.values()].some(isActive)) return 'thinking';
   return 'listening';
@@ -173,19 +175,19 @@ function onSession(event) {
   mic.setAvailability(event.voice_input || {});
 }
 
-function setHearing(hearing) {
+function setVoice(phase) {
   clearTimeout(hearingTimer);
-  state.hearing = hearing;
-  if (hearing) {
+  state.voice = phase;
+  if (phase) {
     hearingTimer = setTimeout(() => {
-      state.hearing = false;
+      state.voice = null;
       refresh();
     }, HEARING_MAX_MS);
   }
 }
 
 function onTranscript(event) {
-  setHearing(false);
+  setVoice(null);
   transcripts.push({
     text: event.text,
     language: event.language,
@@ -212,10 +214,11 @@ function onEvent(event) {
       break;
     case 'speech_started':
       speechStarts += 1;
-      setHearing(true);
+      setVoice('hearing');
       break;
     case 'speech_ended':
-      speechEnds += 1; // 'listening…' stays until the transcript comes
+      speechEnds += 1;
+      setVoice('transcribing');
       break;
     case 'transcript':
       onTranscript(event);
@@ -285,7 +288,7 @@ function onError(event, turn) {
     if (transcript.list.children.length > 0) transcript.divider('new conversation');
     return;
   }
-  if (event.code === 'asr_unavailable' || event.code === 'voice_unavailable') setHearing(false);
+  if (event.code === 'asr_unavailable' || event.code === 'voice_unavailable') setVoice(null);
   if (event.code === 'voice_unavailable') {
     // Audio already in flight gets the same answer: say it once.
     if (!mic.available) return;
@@ -319,7 +322,7 @@ function onMedia(header, payload) {
 function onSocketState(socketState, info = {}) {
   if (socketState === 'closed') {
     state.connected = false;
-    setHearing(false);
+    setVoice(null);
     state.retryInMs = info.retryInMs ?? null;
     // The server cancels a running turn when its connection drops; stop it here too.
     for (const turn of turns.values()) if (!turn.serverDone) stopTurn(turn, 'connection lost');

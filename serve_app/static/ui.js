@@ -81,7 +81,8 @@ export function toast(message, { kind = 'error', ms = 6000 } = {}) {
 const STATUS_TEXT = {
   connecting: 'connecting…',
   listening: 'ready', // idle: waiting for a question, typed or spoken
-  hearing: 'listening…', // the server heard speech; its transcript is on the way
+  hearing: 'listening…', // the server hears speech
+  transcribing: 'transcribing…', // the speech ended; its transcript is on the way
   thinking: 'thinking…',
   speaking: 'speaking',
   buffering: 'buffering…', // a reply's media came slower than real time: waiting for more

@@ -192,6 +192,8 @@ def test_hands_free_speech_becomes_a_spoken_turn_with_a_reply(mic_page, mic_wav,
     assert MIC_QUESTION in spoken and "spoken" in spoken
     statuses = [s["status"] for s in page.evaluate("window.avatarChat.statusLog")]
     assert "hearing" in statuses, "speech_started shows as listening…"
+    assert "transcribing" in statuses, "speech_ended shows as transcribing…"
+    assert statuses.index("hearing") < statuses.index("transcribing") < statuses.index("speaking")
     assert page.errors == []
 
 
