@@ -23,14 +23,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from actors.cli_assets import (
-    ASSET_COMMANDS,
-    EXIT_BAD_INPUT,
-    EXIT_FAILED,
-    add_asset_commands,
-    run_asset_command,
-)
-from actors.cli_assets import fail as _fail
+from actors.cli_asset_commands import EXIT_BAD_INPUT, EXIT_FAILED
+from actors.cli_asset_commands import fail as _fail
+from actors.cli_assets import ASSET_COMMANDS, add_asset_commands, run_asset_command
 from actors.textclean import InputTextError, clean_text
 
 

@@ -1,11 +1,9 @@
 """Fragmented-MP4 encoder (H.264 + AAC) for browser Media Source Extensions, in process via PyAV.
 
-How a fragment leaves ``encode()`` at once: FFmpeg's mp4 muxer only cuts a fragment when the
-next keyframe arrives or on ``av_write_frame(NULL)``, which PyAV does not expose. So the codecs
-live for the whole stream while each ``encode()`` call muxes its packets through a short-lived
-muxer (``frag_discont``: the fragment's ``tfdt`` is the packets' own timestamp) whose trailer
-writes one ``moof``+``mdat``; its repeated ``ftyp``+``moov`` header is dropped. Concatenating
-the init chunk and the fragments in ``seq`` order gives a playable MP4 file (see ``write_mp4``).
+The codecs live for the whole stream; each ``encode()`` call muxes its packets into one
+``moof``+``mdat`` fragment through a short-lived muxer (``actors.mp4mux`` says why).
+Concatenating the init chunk and the fragments in ``seq`` order gives a playable MP4 file
+(see ``write_mp4``).
 
 Timing: video frame k has pts k (1/fps); audio pts count samples (1/sample_rate) from the
 stream start, so audio and video stay in sync by construction. AAC's 1024 priming samples
@@ -16,18 +14,17 @@ the next fragment or with ``close()``.
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable
 from fractions import Fraction
-from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 from av.video.frame import PictureType
 
+from actors.aac import AAC_PRIMING_SAMPLES, AAC_SAMPLE_RATES, AUDIO_LOOKAHEAD, AACEncoder
 from actors.messages import MediaChunk, TTSAudio, samples_per_frame
-from actors.mp4boxes import codecs_of, iter_boxes, with_audio_edit_list
+from actors.mp4boxes import codecs_of, with_audio_edit_list
+from actors.mp4mux import ByteSink, mux_fragment, open_muxer, write_mp4
 
 __all__ = [
     "AAC_PRIMING_SAMPLES",
@@ -39,16 +36,9 @@ __all__ = [
     "write_mp4",
 ]
 
-AAC_PRIMING_SAMPLES = 1024  # FFmpeg's native AAC encoder delay (its initial_padding)
-# Audio taken ahead of the video (see ``encode``): the priming frame, the frame the encoder
-# waits for, and one more so a fragment's audio ends at or after its video.
-AUDIO_LOOKAHEAD = 3 * 1024
-AAC_SAMPLE_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000)
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
-_MOVFLAGS = "empty_moov+default_base_moof+frag_custom+frag_discont+skip_trailer"
 _BT601 = 6  # AVCOL_SPC/PRI/TRC_SMPTE170M: tag the colours swscale's RGB->YUV conversion uses
 _LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
-_HEADER_BOXES = (b"ftyp", b"moov")  # repeated by every one-off muxer; only start() sends them
 
 
 class FragmentedMP4Encoder:
@@ -98,27 +88,14 @@ class FragmentedMP4Encoder:
         self.frames_encoded = 0
         self._seq = 0
         self._closed = False
-        self._pending = np.zeros(0, dtype=np.float32)  # audio not yet a whole AAC frame
-        self._audio_pts = 0
-        self._audio_in = 0  # samples handed to the AAC encoder, including look-ahead
-        self._priming_checked = False
         self._header: av.container.OutputContainer | None = None
-
-    def _mux_options(self, fragment_index: int) -> dict[str, str]:
-        return {
-            "movflags": _MOVFLAGS,
-            "use_editlist": "0",  # the audio edit list is written by hand into the init segment
-            "avoid_negative_ts": "disabled",  # keep absolute timestamps across muxers
-            "video_track_timescale": str(self.sample_rate),  # one clock for both tracks
-            "fragment_index": str(fragment_index),
-        }
 
     def start(self) -> MediaChunk:
         """Open the codecs and return the init segment (``kind="init"``, ``seq=0``)."""
         if self._header is not None or self._closed:
             raise RuntimeError("start() may be called once, before encode()")
-        sink = _ByteSink()
-        header = av.open(sink, "w", format="mp4", container_options=self._mux_options(1))
+        sink = ByteSink()
+        header = open_muxer(sink, sample_rate=self.sample_rate, fragment_index=1)
         video = header.add_stream(
             "libx264",
             rate=self.fps,
@@ -134,15 +111,9 @@ class FragmentedMP4Encoder:
         ctx = video.codec_context
         ctx.colorspace = ctx.color_primaries = ctx.color_trc = _BT601
         ctx.color_range = _LIMITED_RANGE
-        # The fast coder costs a third of the default two-loop search; speech at 64 kbit/s
-        # does not need the search, and AAC was the largest part of encoding time.
-        audio = header.add_stream(
-            "aac", rate=self.sample_rate, layout="mono", options={"aac_coder": "fast"}
-        )
-        audio.bit_rate = self.audio_bitrate
-        audio.codec_context.time_base = Fraction(1, self.sample_rate)
+        aac = AACEncoder(header, sample_rate=self.sample_rate, bit_rate=self.audio_bitrate)
         header.start_encoding()
-        self._header, self._video, self._audio = header, video, audio
+        self._header, self._video, self._aac = header, video, aac
         self.init_segment = with_audio_edit_list(sink.take(), AAC_PRIMING_SAMPLES)
         return MediaChunk(self.init_segment, "init", 0, turn_id=self.turn_id)
 
@@ -186,16 +157,9 @@ class FragmentedMP4Encoder:
                 frame.pict_type = PictureType.I
             video_packets += self._video.encode(frame)
         start_s, duration_s = self.frames_encoded / self.fps, len(frames) / self.fps
-        due_before = self.frames_encoded * self.samples_per_frame
+        self._aac.add(pcm, self.frames_encoded * self.samples_per_frame, upcoming)
         self.frames_encoded += len(frames)
-        due_after = self.frames_encoded * self.samples_per_frame
-        new = [pcm[max(0, self._audio_in - due_before) :]]
-        if upcoming is not None:
-            new.append(upcoming[max(0, self._audio_in - due_after) : AUDIO_LOOKAHEAD])
-        for part in new:
-            self._pending = np.concatenate([self._pending, part.astype(np.float32) / 32768.0])
-            self._audio_in += len(part)
-        audio_packets = self._encode_audio(flush=False)
+        audio_packets = self._aac.encode(flush=False)
         return self._fragment(video_packets, audio_packets, start_s, duration_s)
 
     def encode_tts(self, audio: TTSAudio, frames: np.ndarray) -> list[MediaChunk]:
@@ -212,7 +176,7 @@ class FragmentedMP4Encoder:
         if self._header is None:
             return []
         try:
-            video_packets, audio_packets = self._video.encode(None), self._encode_audio(flush=True)
+            video_packets, audio_packets = self._video.encode(None), self._aac.encode(flush=True)
             return self._fragment(video_packets, audio_packets, self.frames_encoded / self.fps, 0.0)
         finally:
             self._header.close()  # no packets were muxed into it: it writes nothing more
@@ -235,80 +199,20 @@ class FragmentedMP4Encoder:
             )
         return np.ascontiguousarray(frames), pcm
 
-    def _encode_audio(self, *, flush: bool) -> list[av.Packet]:
-        size = self._audio.codec_context.frame_size
-        packets = []
-        while len(self._pending) >= size or (flush and len(self._pending)):
-            block, self._pending = self._pending[:size], self._pending[size:]
-            frame = av.AudioFrame.from_ndarray(block[None, :], format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = self.sample_rate, self._audio_pts
-            frame.time_base = Fraction(1, self.sample_rate)
-            self._audio_pts += len(block)
-            packets += self._audio.encode(frame)
-        if flush:
-            packets += self._audio.encode(None)
-        if packets and not self._priming_checked:
-            # The edit list written by start() assumes exactly this encoder delay.
-            if packets[0].pts != -AAC_PRIMING_SAMPLES:
-                raise RuntimeError(f"AAC encoder delay is {-packets[0].pts}, expected 1024")
-            self._priming_checked = True
-        return packets
-
     def _fragment(
         self, video_packets: list, audio_packets: list, start_s: float, duration_s: float
     ) -> list[MediaChunk]:
-        """Mux the packets through a one-off muxer; return its moof+mdat as one chunk."""
+        """The packets as one fragment chunk (none for no packets)."""
         if not video_packets and not audio_packets:
             return []
         self._seq += 1
-        sink = _ByteSink()
-        options = self._mux_options(self._seq)
-        with av.open(sink, "w", format="mp4", container_options=options) as muxer:
-            video = muxer.add_stream_from_template(self._video)
-            audio = muxer.add_stream_from_template(self._audio)
-            for packet in video_packets:
-                packet.duration = packet.duration or 1  # libx264 leaves it 0; trun wants it
-                packet.stream = video
-            for packet in audio_packets:
-                # Priming occupies media time 0..1024; the init segment's edit list hides it.
-                packet.pts += AAC_PRIMING_SAMPLES
-                packet.dts += AAC_PRIMING_SAMPLES
-                packet.stream = audio
-            muxer.mux(video_packets + audio_packets)
-        raw = sink.take()
-        data = b"".join(
-            raw[off : off + size]
-            for kind, off, size in iter_boxes(raw)
-            if kind not in _HEADER_BOXES
+        data = mux_fragment(
+            self._video,
+            self._aac.stream,
+            video_packets,
+            audio_packets,
+            sample_rate=self.sample_rate,
+            fragment_index=self._seq,
+            audio_delay=AAC_PRIMING_SAMPLES,
         )
         return [MediaChunk(data, "fragment", self._seq, start_s, duration_s, self.turn_id)]
-
-
-def write_mp4(path: str | Path, chunks: Iterable[MediaChunk]) -> Path:
-    """Write init + fragments (in the order given) as one MP4 file; returns the path."""
-    path = Path(path)
-    with path.open("wb") as out:
-        for i, chunk in enumerate(chunks):
-            if (i == 0) != (chunk.kind == "init"):
-                raise ValueError("the first chunk (and only it) must be the init segment")
-            out.write(chunk.data)
-    return path
-
-
-class _ByteSink(io.RawIOBase):
-    """A writable, non-seekable file object collecting what the muxer writes."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        self._buf += data
-        return len(data)
-
-    def take(self) -> bytes:
-        data = bytes(self._buf)
-        self._buf.clear()
-        return data

@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from actors.media import AAC_PRIMING_SAMPLES
+from actors.aac import AAC_PRIMING_SAMPLES
 from actors.mp4boxes import aac_end
 
 FIRST_TOKEN_S, TOKENS_PER_S = 0.3, 20.0

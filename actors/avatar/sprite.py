@@ -16,16 +16,14 @@ from collections.abc import Iterator
 import numpy as np
 
 from actors.avatar.envelope import MouthEnvelope
+from actors.avatar.sprite_canvas import SUPERSAMPLING, FaceCanvas, reduce_supersampled
 from actors.avatar.sprite_face import (
     EYE_REGION,
     MOUTH_REGION,
     PALETTES,
-    SUPERSAMPLING,
-    FaceCanvas,
     draw_eyes,
     draw_mouth,
     draw_static,
-    reduce_supersampled,
 )
 from actors.messages import samples_per_frame
 

@@ -10,9 +10,11 @@ import av
 import numpy as np
 import pytest
 
-from actors.media import AAC_PRIMING_SAMPLES, FragmentedMP4Encoder, write_mp4
+from actors.aac import AAC_PRIMING_SAMPLES
+from actors.media import FragmentedMP4Encoder
 from actors.messages import MediaChunk, TTSAudio
 from actors.mp4boxes import aac_end
+from actors.mp4mux import write_mp4
 
 pytestmark = pytest.mark.unit
 
