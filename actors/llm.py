@@ -15,7 +15,7 @@ from typing import Any
 import openai
 
 from actors.history import ChatHistory, record_reply
-from config.settings import LLMSettings
+from config import LLMSettings
 
 __all__ = ["ChatHistory", "ChatLLM", "EchoLLM", "LLMError", "make_llm", "record_reply"]
 

@@ -23,7 +23,7 @@ from actors.messages import TTSAudio
 from actors.tts_fallback import FallbackTTS
 
 if TYPE_CHECKING:
-    from config.settings import TTSSettings
+    from config import TTSSettings
 
 SILENCE_S = 0.1  # what an engine returns for text with nothing to speak
 

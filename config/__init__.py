@@ -1,18 +1,15 @@
 """Typed configuration for avatar-chat."""
 
-from config.settings import (
-    ENV_OVERRIDES,
+from config.conversation_settings import (
     ASRSettings,
-    AvatarSettings,
-    EncoderSettings,
-    LipSyncSettings,
     LLMSettings,
-    ServerSettings,
-    Settings,
     TextSettings,
     TTSSettings,
     VADSettings,
 )
+from config.media_settings import AvatarSettings, EncoderSettings, LipSyncSettings
+from config.server_settings import ServerSettings
+from config.settings import ENV_OVERRIDES, Settings
 
 __all__ = [
     "ASRSettings",

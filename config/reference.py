@@ -13,7 +13,7 @@ from config.settings import ENV_OVERRIDES, Settings
 
 HEADER = """# Configuration reference
 
-Generated from `config/settings.py` by `python -m config.reference`; do not edit by hand.
+Generated from the models in `config/` by `python -m config.reference`; do not edit by hand.
 
 Settings are nested. Give overrides as `args` in `serve_config.yaml` (for example
 `args: {tts: {engine: espeak}}`); secrets and endpoints come from the environment:

@@ -8,7 +8,7 @@ from contextlib import aclosing
 import pytest
 
 from actors.llm import ChatHistory, ChatLLM, EchoLLM, make_llm
-from config.settings import LLMSettings
+from config import LLMSettings
 
 pytestmark = pytest.mark.unit
 

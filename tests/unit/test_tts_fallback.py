@@ -16,7 +16,7 @@ import pytest
 
 from actors.espeak import EspeakTTS
 from actors.tts import EdgeTTS, FallbackTTS, decode_mp3, make_tts
-from config.settings import TTSSettings
+from config import TTSSettings
 from tests.fakes.fake_tts import FakeTTS
 
 pytestmark = pytest.mark.unit

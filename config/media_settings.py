@@ -1,0 +1,89 @@
+"""Settings of the picture: the avatar, the Wav2Lip pool and the video encoder."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from config.section import Section
+
+
+class AvatarSettings(Section):
+    kind: Literal["sprite", "wav2lip"] = Field(
+        "sprite", description="sprite: procedural face (no weights); wav2lip: prepared photo."
+    )
+    name: str | None = Field(None, description="Prepared avatar pack name (wav2lip).")
+    size: int = Field(384, ge=256, le=512, description="Sprite frame width and height (px).")
+    fps: int = Field(25, description="Video frame rate; Wav2Lip is trained at 25.")
+    seed: int = Field(0, description="Varies when the sprite avatar blinks and glances.")
+    palette: Literal["default", "night"] = Field("default", description="Sprite colour scheme.")
+    mouth_smoothing: float = Field(
+        0.5, ge=0.0, lt=1.0, description="Exponential smoothing of the mouth opening per frame."
+    )
+
+    @field_validator("fps")
+    @classmethod
+    def _fps(cls, v: int) -> int:
+        if v != 25:
+            raise ValueError("only 25 fps is supported (audio rates divide evenly by it)")
+        return v
+
+
+class LipSyncSettings(Section):
+    model: str = Field(
+        "wav2lip", description="Registry name of the Wav2Lip ONNX model in models_dir."
+    )
+    precision: Literal["fp32", "int8"] = Field(
+        "fp32", description="fp32, or int8 (static QDQ, made by `avatar-chat models quantize`)."
+    )
+    providers: list[str] | None = Field(
+        None, description="ONNX Runtime execution providers; None: CUDA if available, else CPU."
+    )
+    intra_op_threads: int | None = Field(
+        None, ge=1, description="Threads per inference call; None lets ONNX Runtime decide."
+    )
+    parallel_runs: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "Slices of a batch run at once, each on intra_op_threads threads. On a CPU, "
+            "parallel_runs = cores with intra_op_threads = 1 runs batches fastest; keep 1 on GPUs."
+        ),
+    )
+    max_batch_size: int = Field(
+        16, ge=1, le=512, description="Frames gathered across sessions into one inference call."
+    )
+    batch_wait_timeout_s: float = Field(
+        0.01, ge=0, le=1, description="How long a batch waits to fill before running."
+    )
+    chunk_frames: int = Field(
+        8, ge=1, le=250, description="Frames per streamed chunk of a sentence (first ones early)."
+    )
+    chunks_in_flight: int = Field(
+        3,
+        ge=1,
+        le=16,
+        description=(
+            "Chunks of one sentence sent to LipSync at once: more let the batcher fill its "
+            "calls from a single session; fewer bound the work thrown away at an interrupt."
+        ),
+    )
+    max_side: int = Field(1024, ge=128, description="Avatar inputs are downscaled to this side.")
+    max_frames: int = Field(250, ge=1, description="Frames read from an avatar video.")
+
+
+class EncoderSettings(Section):
+    preset: str = Field("ultrafast", description="libx264 preset.")
+    crf: int = Field(23, ge=0, le=51, description="libx264 constant rate factor.")
+    audio_bitrate: int = Field(64000, ge=16000, description="AAC bit rate (bit/s).")
+    threads: int = Field(
+        1,
+        ge=0,
+        le=16,
+        description=(
+            "libx264 threads per turn encoder (0: libx264 picks). One is the cheapest in CPU per "
+            "frame, which is what many concurrent sessions need; more cut one session's latency."
+        ),
+    )
