@@ -24,6 +24,8 @@ const state = {
   connected: false, // socket open and the `session` event received
   everConnected: false,
   retryInMs: null,
+  busy: false, // the server refused the connection at capacity; retrying slowly
+  busyNotified: false, // said once per busy spell, not at every retry
   // Voice input: 'hearing' while the server's VAD hears speech, 'transcribing' from its end to
   // the transcript, else null.
   voice: null,
@@ -68,8 +70,9 @@ function refresh() {
     statusLog.push({ status, at: Math.round(performance.now()) });
   }
   let detail = '';
-  if (status === 'offline' && state.retryInMs != null) {
-    detail = `reconnecting in ${(state.retryInMs / 1000).toFixed(1)} s`;
+  if (['offline', 'connecting'].includes(status) && state.retryInMs != null) {
+    const wait = `${(state.retryInMs / 1000).toFixed(1)} s`;
+    detail = state.busy ? `server busy, retrying in ${wait}` : `reconnecting in ${wait}`;
   }
   showStatus(status, detail);
   interruptButton.disabled = !['thinking', 'speaking', 'buffering'].includes(status);
@@ -158,6 +161,8 @@ function onSession(event) {
   state.connected = true;
   state.everConnected = true;
   state.retryInMs = null;
+  state.busy = false;
+  state.busyNotified = false;
   socket.markHealthy();
   if (event.resumed) {
     transcript.clear();
@@ -288,6 +293,12 @@ function onError(event, turn) {
     if (transcript.list.children.length > 0) transcript.divider('new conversation');
     return;
   }
+  if (event.code === 'capacity') {
+    // The socket closes next and retries with a longer backoff; the status line counts down.
+    if (!state.busyNotified) toast(`${event.message} (capacity)`, { kind: 'info' });
+    state.busyNotified = true;
+    return;
+  }
   if (event.code === 'asr_unavailable' || event.code === 'voice_unavailable') setVoice(null);
   if (event.code === 'voice_unavailable') {
     // Audio already in flight gets the same answer: say it once.
@@ -324,6 +335,7 @@ function onSocketState(socketState, info = {}) {
     state.connected = false;
     setVoice(null);
     state.retryInMs = info.retryInMs ?? null;
+    state.busy = Boolean(info.busy);
     // The server cancels a running turn when its connection drops; stop it here too.
     for (const turn of turns.values()) if (!turn.serverDone) stopTurn(turn, 'connection lost');
     for (const send of pendingSends.splice(0)) transcript.note(send.body, 'connection lost');

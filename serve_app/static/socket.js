@@ -2,6 +2,8 @@
 // Binary frame layout (docs/protocol.md): [u32 BE header length][JSON header][payload].
 
 const decoder = new TextDecoder();
+const CLOSE_TRY_LATER = 1013;
+const BUSY_BACKOFF = { baseMs: 2000, maxMs: 30000 };
 
 /** Split one binary message into its JSON header and payload bytes (null if malformed). */
 export function parseMediaFrame(buffer) {
@@ -106,8 +108,10 @@ export class ChatSocket {
         this.onState('closed', { code: ev.code, retryInMs: null });
         return;
       }
-      const retryInMs = backoffMs(this.attempt++);
-      this.onState('closed', { code: ev.code, reason: ev.reason, retryInMs });
+      // 1013 (try again later): the server is full, so come back slowly rather than add load.
+      const busy = ev.code === CLOSE_TRY_LATER;
+      const retryInMs = backoffMs(this.attempt++, busy ? BUSY_BACKOFF : undefined);
+      this.onState('closed', { code: ev.code, reason: ev.reason, retryInMs, busy });
       this.retryTimer = setTimeout(() => this._connect(), retryInMs);
     };
     // onerror is always followed by onclose, which does the bookkeeping.

@@ -1,0 +1,88 @@
+"""A server at capacity: the page says so once, shows it is waiting, and gets in later.
+
+Playwright's WebSocket route plays the full server for the first connections (an error
+event ``capacity``, then close 1013, exactly what the ingress sends at ``max_sessions``) and
+passes later ones through to the real app.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REFUSALS = 2
+CAPACITY = {
+    "type": "error",
+    "code": "capacity",
+    "message": "the server is at capacity; please try again later",
+}
+# Every toast the page shows, in order (they fade after a few seconds).
+RECORD_TOASTS = """
+window.toastLog = [];
+document.addEventListener('DOMContentLoaded', () => {
+  new MutationObserver((records) => {
+    for (const r of records) for (const n of r.addedNodes) window.toastLog.push(n.textContent);
+  }).observe(document.getElementById('toasts'), { childList: true });
+});
+"""
+
+
+class Doorman:
+    """Refuses the first ``refusals`` connections like a full server; lets later ones in."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals, self.seen = refusals, 0
+
+    def route(self, ws) -> None:
+        self.seen += 1
+        if self.seen <= self.refusals:
+            ws.send(json.dumps(CAPACITY))
+            ws.close(code=1013, reason="server at capacity")
+            return
+        server = ws.connect_to_server()
+        ws.on_message(server.send)
+        server.on_message(ws.send)
+
+
+def test_a_full_server_is_shown_as_busy_once_and_retried_slowly(chromium, app_url):
+    context = chromium.new_context(viewport={"width": 1200, "height": 760})
+    try:
+        context.add_init_script(RECORD_TOASTS)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        doorman = Doorman(REFUSALS)
+        page.route_web_socket(re.compile(r"/ws"), doorman.route)
+        page.goto(app_url + "/")
+
+        page.wait_for_function(
+            "document.getElementById('status').innerText.includes('server busy, retrying in')",
+            timeout=10_000,
+            polling=50,
+        )
+        assert page.evaluate("window.avatarChat.status") == "connecting"
+        page.wait_for_function("window.avatarChat.connected", timeout=60_000)
+        assert doorman.seen == REFUSALS + 1
+
+        log = page.evaluate("window.avatarChat.statusLog")  # times from the page's start
+        connected = next(s["at"] for s in log if s["status"] == "listening")
+        # Two refusals, retried after 2 s and 4 s (less up to 15% jitter): not the 0.25 s and
+        # 0.5 s of a dropped connection.
+        assert connected >= 0.85 * (2000 + 4000), log
+        toasts = page.evaluate("window.toastLog")
+        assert sum("at capacity" in t for t in toasts) == 1, toasts  # said once, not per retry
+        assert "server busy" not in page.inner_text("#status")
+
+        page.fill("#message", "Hello after the wait.")
+        page.click("#send")
+        page.wait_for_function(
+            "window.avatarChat.turns.some((t) => t.replyText.includes('Hello after the wait.'))",
+            timeout=60_000,
+        )
+        assert errors == []
+    finally:
+        context.close()
