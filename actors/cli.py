@@ -88,8 +88,9 @@ def _render_command(args: argparse.Namespace) -> int:
 
 async def _render(args: argparse.Namespace, settings, text: str) -> int:
     from actors.local import LocalStages, atomic_output, verbatim
+    from actors.messages import TextDelta
     from actors.progress import RenderProgress
-    from actors.turn_events import ReplyDelta, SentenceStarted, TurnDone, TurnFailed
+    from actors.turn_events import SentenceStarted, TurnDone, TurnFailed
 
     stages = LocalStages(settings)
     if args.command == "say":
@@ -107,7 +108,7 @@ async def _render(args: argparse.Namespace, settings, text: str) -> int:
     try:
         with atomic_output(args.output) as out:  # kept only when media was produced
             async for event in stages.pipeline().run(source):
-                if isinstance(event, ReplyDelta):
+                if isinstance(event, TextDelta):
                     progress.text(event.text)
                 elif isinstance(event, SentenceStarted):
                     engines.add(event.engine)

@@ -15,9 +15,9 @@ from dataclasses import replace
 from typing import Any
 
 from actors.history import ChatHistory
-from actors.messages import MediaChunk
+from actors.messages import MediaChunk, TextDelta
 from actors.turn import TurnPipeline
-from actors.turn_events import ReplyDelta, SentenceStarted, TurnDone, TurnFailed
+from actors.turn_events import SentenceStarted, TurnDone, TurnFailed
 
 log = logging.getLogger("avatar_chat.session")
 STALL_WARN_S = 0.5  # a reply's client waited this long in all for media: worth an operator's look
@@ -163,7 +163,7 @@ class Conversation:
             async for ev in self._pipeline.run(source, turn_id=turn_id):
                 if isinstance(ev, MediaChunk):
                     self.put(replace(ev, turn_id=turn_id))
-                elif isinstance(ev, ReplyDelta):
+                elif isinstance(ev, TextDelta):
                     self.put({"type": "reply_delta", "turn_id": turn_id, "text": ev.text})
                 elif isinstance(ev, SentenceStarted):
                     first_media = first_media or time.monotonic()

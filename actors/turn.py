@@ -16,9 +16,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import numpy as np
 
 from actors.fragments import fragment_sizes, split_frames
-from actors.messages import MediaChunk, Sentence, StageTimings, TTSAudio, pad_to_frames
+from actors.messages import (
+    MediaChunk,
+    Sentence,
+    StageTimings,
+    TextDelta,
+    TTSAudio,
+    pad_to_frames,
+)
 from actors.text import SentenceSplitter
-from actors.turn_events import ReplyDelta, SentenceStarted, TurnDone, TurnEvent, TurnFailed
+from actors.turn_events import SentenceStarted, TurnDone, TurnEvent, TurnFailed
 
 # Lateness below this is timer and scheduling noise, not a wait anyone would see.
 STALL_SLACK_S = 0.02
@@ -116,7 +123,7 @@ class _TurnRun:
                     if "first_text" not in self.timings.seconds:
                         self.timings.add("first_text", time.perf_counter() - self.t0)
                     text_parts.append(delta)
-                    await self.out.put(ReplyDelta(delta))
+                    await self.out.put(TextDelta(delta))
                     for sentence in splitter.push(delta):
                         prev_end = await self._launch(sentence, prev_end, tasks, pending)
                 for sentence in splitter.flush():

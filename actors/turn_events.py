@@ -1,15 +1,11 @@
-"""What a running turn yields: ``TurnPipeline.run`` emits these and ``MediaChunk``s."""
+"""What a running turn yields: ``TurnPipeline.run`` emits these, ``MediaChunk``s, and each
+``TextDelta`` of the reply as it passes through."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from actors.messages import MediaChunk, Sentence, StageTimings
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyDelta:
-    text: str
+from actors.messages import MediaChunk, Sentence, StageTimings, TextDelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,4 +31,4 @@ class TurnDone:
     timings: StageTimings = field(default_factory=StageTimings)
 
 
-TurnEvent = ReplyDelta | SentenceStarted | MediaChunk | TurnFailed | TurnDone
+TurnEvent = TextDelta | SentenceStarted | MediaChunk | TurnFailed | TurnDone

@@ -83,7 +83,7 @@ async def test_media_is_encoded_no_earlier_than_the_lead_ahead_of_playback():
     # The reply text was not held back by pacing: every delta came before the last media.
     kinds = [type(e).__name__ for e in events]
     last_media = max(i for i, k in enumerate(kinds) if k == "MediaChunk")
-    assert max(i for i, k in enumerate(kinds) if k == "ReplyDelta") < last_media
+    assert max(i for i, k in enumerate(kinds) if k == "TextDelta") < last_media
 
 
 async def test_without_a_lead_everything_is_encoded_at_once():

@@ -7,9 +7,9 @@ import asyncio
 import numpy as np
 import pytest
 
-from actors.messages import MediaChunk, Sentence, TTSAudio
+from actors.messages import MediaChunk, Sentence, TextDelta, TTSAudio
 from actors.turn import TurnPipeline
-from actors.turn_events import ReplyDelta, SentenceStarted, TurnDone, TurnFailed
+from actors.turn_events import SentenceStarted, TurnDone, TurnFailed
 from tests.fakes.fake_tts import FakeTTS
 
 pytestmark = pytest.mark.unit
@@ -148,9 +148,9 @@ async def test_cancelling_the_consumer_cancels_all_stages_and_closes_the_source(
 async def test_reply_deltas_are_passed_through_before_media():
     tts = FakeTTS(sample_rate=RATE)
     events = await collect(make_pipeline(tts), deltas("Hi ", "there."))
-    assert [e.text for e in events if isinstance(e, ReplyDelta)] == ["Hi ", "there."]
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hi ", "there."]
     first_media = next(i for i, e in enumerate(events) if isinstance(e, MediaChunk))
-    assert isinstance(events[0], ReplyDelta) and first_media > 0
+    assert isinstance(events[0], TextDelta) and first_media > 0
 
 
 def test_depth_must_be_positive():
