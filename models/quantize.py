@@ -2,7 +2,7 @@
 
 Activation ranges come from what the model really sees: mel windows of espeak-ng speech
 (``actors.avatar.features``) and the face crop of a prepared portrait, masked and paired
-with itself as reference the way the lip-sync stage does (``prepare_face_input``). Weights
+with itself as reference the way the lip-sync stage does (``self_reference_input``). Weights
 are quantised per output channel. ``onnxruntime.quantization`` (which needs ``onnx``) is
 imported only when quantising.
 """
@@ -50,10 +50,9 @@ def speech_windows(n_frames: int = DEFAULT_FRAMES, *, text: str = CALIBRATION_TE
 
 def face_windows(crops: np.ndarray, n_frames: int = DEFAULT_FRAMES) -> np.ndarray:
     """``[n_frames, 6, 96, 96]`` face inputs cycling through RGB crops ``[N, 96, 96, 3]``."""
-    from actors.avatar.wav2lip import prepare_face_input
+    from actors.avatar.wav2lip import self_reference_input
 
-    chosen = np.asarray(crops)[np.arange(n_frames) % len(crops)]
-    return prepare_face_input(chosen, chosen)  # the reference is the frame itself
+    return self_reference_input(np.asarray(crops)[np.arange(n_frames) % len(crops)])
 
 
 def portrait_crops(image: str | Path, *, models_dir: str | Path) -> np.ndarray:

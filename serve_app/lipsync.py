@@ -21,7 +21,7 @@ import numpy as np
 from ray import serve
 
 from actors.avatar.lipsync import make_runner, model_path
-from actors.avatar.wav2lip import output_to_rgb, prepare_face_input
+from actors.avatar.wav2lip import infer_mouths
 from config import LipSyncSettings, Settings
 from serve_app.frame_gate import FrameGate
 
@@ -121,7 +121,7 @@ class LipSync:
         self._gate.started(len(mel))
         t = time.perf_counter()
         try:  # in a thread: the loop keeps taking requests meanwhile
-            out = await asyncio.to_thread(self._mouths, mel, crops)
+            out = await asyncio.to_thread(infer_mouths, self._runner, mel, crops)
         finally:
             self._busy_s += time.perf_counter() - t
             self._gate.finished()
@@ -130,10 +130,6 @@ class LipSync:
         self._mixed += len({r.source for r in requests}) > 1
         bounds = np.cumsum([len(r) for r in requests])[:-1]
         return np.split(out, bounds)
-
-    def _mouths(self, mel: np.ndarray, crops: np.ndarray) -> np.ndarray:
-        faces = prepare_face_input(crops, crops)
-        return output_to_rgb(self._runner.infer(mel, faces))
 
     def stats(self) -> dict:
         """Batches so far: frames and requests per call, mixed batches, time in inference."""

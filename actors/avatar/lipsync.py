@@ -18,7 +18,12 @@ import numpy as np
 from actors.avatar.features import mel_windows, melspectrogram
 from actors.avatar.pasteback import paste_mouth
 from actors.avatar.prepare import AvatarPack
-from actors.avatar.wav2lip import Wav2LipRunner, output_to_rgb, prepare_face_input
+from actors.avatar.wav2lip import (
+    Wav2LipRunner,
+    infer_mouths,
+    output_to_rgb,
+    self_reference_input,
+)
 
 
 def frame_count(n_samples: int, sample_rate: int, fps: int = 25) -> int:
@@ -30,10 +35,11 @@ class Wav2LipAvatar:
     """``TTSAudio -> VideoFrames``: Wav2Lip mouths pasted into a prepared avatar's frames.
 
     ``inputs(pcm, rate, first_frame) -> (mel [N,1,80,16], faces [N,6,96,96])`` and
-    ``compose(outputs [N,3,96,96], first_frame) -> frames [N,H,W,3] uint8``; ``talking``
-    runs both around ``runner`` in batches of at most ``batch_size`` frames. Across
-    processes the cheaper pair is ``face_crops`` and ``paste``: uint8 crops and mouths
-    (27 KB a frame each) instead of float model tensors (221 KB in, 110 KB out).
+    ``compose(outputs [N,3,96,96], first_frame) -> frames [N,H,W,3] uint8`` work in model
+    tensors. ``face_crops`` and ``paste`` are their uint8 counterparts (crops and mouths,
+    27 KB a frame each instead of 221 KB in and 110 KB out), the pair that crosses
+    processes; ``talking`` runs them around ``runner`` (``infer_mouths``) in batches of at
+    most ``batch_size`` frames.
     """
 
     kind = "wav2lip"
@@ -86,8 +92,7 @@ class Wav2LipAvatar:
 
     def face_inputs(self, first_frame: int, n_frames: int) -> np.ndarray:
         """``[n_frames, 6, 96, 96]`` face inputs for frames ``first_frame...`` of the timeline."""
-        crops = self.face_crops(first_frame, n_frames)
-        return prepare_face_input(crops, crops)  # Wav2Lip's reference is the frame itself
+        return self_reference_input(self.face_crops(first_frame, n_frames))
 
     def inputs(
         self, pcm: np.ndarray, sample_rate: int, first_frame: int = 0
@@ -118,10 +123,9 @@ class Wav2LipAvatar:
         parts = []
         for start in range(0, len(mel), self.batch_size):
             end = min(start + self.batch_size, len(mel))
-            faces = self.face_inputs(first_frame + start, end - start)
-            parts.append(
-                self.compose(self.runner.infer(mel[start:end], faces), first_frame + start)
-            )
+            crops = self.face_crops(first_frame + start, end - start)
+            mouths = infer_mouths(self.runner, mel[start:end], crops)
+            parts.append(self.paste(mouths, first_frame + start))
         if not parts:
             return np.zeros((0, self.height, self.width, 3), np.uint8)
         return np.concatenate(parts)

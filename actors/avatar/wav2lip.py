@@ -42,6 +42,11 @@ def prepare_face_input(crop_rgb: np.ndarray, reference_rgb: np.ndarray) -> np.nd
     return np.moveaxis(stacked, -1, -3).astype(np.float32) / np.float32(255.0)
 
 
+def self_reference_input(crops_rgb: np.ndarray) -> np.ndarray:
+    """Face inputs as Wav2Lip's inference builds them: each crop is its own reference."""
+    return prepare_face_input(crops_rgb, crops_rgb)
+
+
 def output_to_rgb(output: np.ndarray) -> np.ndarray:
     """Model output ``[..., 3, 96, 96]`` float in [0, 1] (BGR) -> RGB uint8 ``[..., 96, 96, 3]``."""
     out = np.asarray(output)
@@ -148,3 +153,9 @@ class Wav2LipRunner:
         feeds = {self._mel_name: mel, self._face_name: faces}
         (out,) = self.session.run([self._output_name], feeds)
         return np.asarray(out, dtype=np.float32)
+
+
+def infer_mouths(runner, mel: np.ndarray, crops: np.ndarray) -> np.ndarray:
+    """``mel [B,1,80,16]`` + RGB uint8 face ``crops [B,96,96,3]`` -> RGB uint8 mouths, through
+    ``runner.infer`` (a ``Wav2LipRunner`` or anything with its ``infer``)."""
+    return output_to_rgb(runner.infer(mel, self_reference_input(crops)))
