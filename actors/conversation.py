@@ -41,7 +41,10 @@ class Conversation:
         history: ChatHistory | None = None,
         max_queued: int = 1,
         on_turn_end: Callable[[dict[str, float]], None] | None = None,
+        on_turn_finished: Callable[[], None] | None = None,
     ) -> None:
+        """``on_turn_end(timings)`` follows a completed turn; ``on_turn_finished()`` follows
+        every turn however it ended (done, failed, interrupted), once its history is final."""
         if max_queued < 0:
             raise ValueError(f"max_queued must be >= 0, got {max_queued}")
         self.session_id = session_id
@@ -51,6 +54,7 @@ class Conversation:
         self._pipeline = pipeline
         self._max_queued = max_queued
         self._on_turn_end = on_turn_end
+        self._on_turn_finished = on_turn_finished
         self._waiting: deque[tuple[str, str, str | None]] = deque()
         self._turn_task: asyncio.Task | None = None
         self._turn_id: str | None = None
@@ -104,8 +108,10 @@ class Conversation:
         return turn_id
 
     async def interrupt(self, reason: str = "client") -> str | None:
-        """Cancel the running turn; returns its id, or None when nothing was running."""
-        self.last_activity = time.monotonic()
+        """Cancel the running turn; returns its id, or None when nothing was running.
+
+        Not activity: a client that only interrupts is as idle as one that sends nothing.
+        """
         task, turn_id = self._turn_task, self._turn_id
         if task is None or task.done() or turn_id is None:
             if time.monotonic() < self._playback_end and self._last_turn:
@@ -135,8 +141,7 @@ class Conversation:
         kept = []
         while not self.outbox.empty():
             item = self.outbox.get_nowait()
-            owner = item.turn_id if isinstance(item, MediaChunk) else item.get("turn_id")
-            if owner != turn_id:
+            if turn_of(item) != turn_id:
                 kept.append(item)
         for item in kept:
             self.outbox.put_nowait(item)
@@ -149,6 +154,8 @@ class Conversation:
                 await self._run_turn(turn_id, text, client_id)
             finally:
                 self._turn_id = None
+                if self._on_turn_finished is not None:
+                    self._on_turn_finished()
 
     async def _run_turn(self, turn_id: str, text: str, client_id: str | None) -> None:
         t0 = time.perf_counter()
@@ -197,6 +204,15 @@ class Conversation:
             log.exception("session=%s turn=%s failed", self.session_id, turn_id)
             self.error("internal", f"the reply failed: {type(exc).__name__}", turn_id)
         self.last_activity = time.monotonic()
+
+
+def turn_of(item: object) -> str | None:
+    """The turn an outgoing item belongs to (None: not a turn's, e.g. a stream marker)."""
+    if isinstance(item, MediaChunk):
+        return item.turn_id
+    if isinstance(item, dict):
+        return item.get("turn_id")
+    return getattr(item, "turn_id", None)
 
 
 def _sentence_event(turn_id: str, ev: SentenceStarted) -> dict[str, Any]:

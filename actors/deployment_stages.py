@@ -52,9 +52,17 @@ class DeploymentStages:
         return make_encoder(self._settings, width=i["width"], height=i["height"], fps=i["fps"])
 
     def close_streams(self) -> None:
-        """Cancel the frame streams not read to the end (a session runs one turn at a time)."""
+        """End of a turn, however it ended: cancel the frame streams not read to the end and
+        drop the TTS results not animated (a session runs one turn at a time)."""
         for frames in list(self._streams):
             frames.close()
+        self._streams.clear()
+        self._audio_refs.clear()
+
+    @property
+    def turn_state(self) -> dict[str, int]:
+        """What is held for the running turn (both 0 between turns): for leak checks."""
+        return {"audio_refs": len(self._audio_refs), "frame_streams": len(self._streams)}
 
     def pipeline(self) -> TurnPipeline:
         return _StreamClosingPipeline(

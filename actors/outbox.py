@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["merge_reply_deltas", "next_batch"]
+__all__ = ["StreamBreak", "StreamEnd", "merge_reply_deltas", "next_batch"]
 
 
 def _is_delta(item: Any) -> bool:
@@ -63,3 +64,19 @@ async def next_batch(
         if not _is_delta(item):
             deadline = None  # send now, with whatever else is already queued
     return merge_reply_deltas(batch)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamBreak:
+    """Queued in a session's outbox to end the event stream of a connection that is no longer
+    the session's (replaced, detached, or the session ended); what follows stays queued."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """The last item a connection's event stream yields: why it ends.
+
+    ``replaced``: another connection resumed the session; ``ended``: the session is over.
+    """
+
+    reason: str

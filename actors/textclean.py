@@ -19,10 +19,15 @@ def clean_text(text: object, *, max_chars: int) -> str:
     Emoji and right-to-left scripts are kept (the TTS engines read or skip them);
     only invisible control and format characters, which confuse the splitter and
     the speech engines, are dropped. Raises :class:`InputTextError` for empty or
-    over-long text.
+    over-long text, and ``bad_text`` for text with a lone surrogate (a JSON escape such
+    as \\ud800, or an undecodable command-line byte), which nothing downstream can encode.
     """
     if not isinstance(text, str):
         raise InputTextError("bad_text", "text must be a string")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputTextError("bad_text", "text contains invalid Unicode characters") from None
     kept = []
     for ch in text:
         cat = unicodedata.category(ch)

@@ -10,6 +10,7 @@ SessionActor (stages are Serve deployment calls): only the callables differ.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -29,6 +30,7 @@ from actors.turn_events import SentenceStarted, TurnDone, TurnEvent, TurnFailed
 
 # Lateness below this is timer and scheduling noise, not a wait anyone would see.
 STALL_SLACK_S = 0.02
+log = logging.getLogger("avatar_chat.turn")
 
 SpeakFn = Callable[[Sentence], Awaitable[TTSAudio]]
 # An animator returns all frames of a sentence, or an async iterator of frame chunks that
@@ -157,7 +159,9 @@ class _TurnRun:
             # _launch, so the reply text keeps streaming while sentences wait.
             await self.slots.acquire()
             t = time.perf_counter()
+            stage = "tts_error"
             audio = await self.pipe._speak(sentence)
+            stage = "avatar_error"
             self.timings.add("tts", time.perf_counter() - t)
             pcm = pad_to_frames(audio.pcm, audio.sample_rate, self.pipe._fps)
             audio = TTSAudio(pcm, audio.sample_rate, audio.engine, sentence)
@@ -174,7 +178,9 @@ class _TurnRun:
                 prev_end.add_done_callback(lambda f: end.done() or end.set_result(f.result()))
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            return exc
+            log.warning("sentence %d skipped (%s): %r", sentence.index, stage, exc)
+            what = "spoken" if stage == "tts_error" else "animated"
+            return TurnFailed(stage, f"a sentence could not be {what} and was skipped")
 
     async def _deliver(self, pending: asyncio.Queue) -> float:
         """Encode and emit sentences strictly in order; returns seconds of media sent."""
@@ -184,8 +190,8 @@ class _TurnRun:
         while (task := await pending.get()) is not None:
             result = await task
             self.slots.release()
-            if isinstance(result, BaseException):
-                await self.out.put(TurnFailed("tts_error", f"sentence skipped: {result}"))
+            if isinstance(result, TurnFailed):
+                await self.out.put(result)
                 continue
             audio, frames = result
             if not started:
@@ -193,7 +199,14 @@ class _TurnRun:
                 started = True
             s = audio.sentence
             await self.out.put(SentenceStarted(s, media_s, audio.duration_s, audio.engine))
-            await self._encode_sentence(encoder, audio, frames, start_s=media_s)
+            try:
+                await self._encode_sentence(encoder, audio, frames, start_s=media_s)
+            except Exception as exc:  # the frame stream broke (e.g. its replica died)
+                log.warning("reply cut at sentence %d: %r", s.index, exc)
+                await self.out.put(
+                    TurnFailed("avatar_error", "the avatar stopped mid-reply; the reply was cut")
+                )
+                break
             media_s += audio.duration_s
         if started:
             for chunk in await asyncio.to_thread(encoder.close):

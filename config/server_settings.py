@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+
+from pydantic import Field, field_validator, model_validator
 
 from config.section import Section
+
+_ORIGIN = re.compile(r"https?://[^/\s:]+(:\d{1,5})?/?", re.IGNORECASE)
 
 
 class ServerSettings(Section):
@@ -20,8 +24,61 @@ class ServerSettings(Section):
     max_message_bytes: int = Field(
         1 << 20, ge=1024, description="Largest client message; larger closes the socket (1009)."
     )
+    max_text_message_bytes: int = Field(
+        16384,
+        ge=1024,
+        description=(
+            "Largest JSON text message (a few times text.max_input_chars: Han characters take 3 "
+            "bytes in UTF-8, 6 as JSON escapes); larger gets error 'too_big' unparsed."
+        ),
+    )
     max_messages_per_s: float = Field(
         100.0, gt=0, description="Client message rate limit per session (audio included)."
+    )
+    max_bytes_per_s: int = Field(
+        262144,
+        ge=4096,
+        description=(
+            "Client bytes per second per socket, bursts up to one second's worth (microphone "
+            "audio is 32 KB/s); messages over the budget are dropped with 'rate_limited'."
+        ),
+    )
+    max_sessions_per_client: int = Field(
+        4,
+        ge=1,
+        description=(
+            "Sessions one client (peer address) may hold at once; at the limit its own "
+            "longest-detached session makes room, or the connection is refused ('capacity')."
+        ),
+    )
+    max_connects_per_minute: int = Field(
+        30, ge=1, description="New WebSocket connections one client may open per minute."
+    )
+    trusted_forwarded_for: bool = Field(
+        False,
+        description=(
+            "Take the client's address from X-Forwarded-For (only behind a reverse proxy that "
+            "sets it); otherwise the socket's peer address identifies a client."
+        ),
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Origins (scheme://host[:port]) whose pages may open /ws, besides the page's own "
+            "origin and localhost, which are always allowed. Any other Origin, 'null' included, "
+            "is refused before the socket is accepted; clients that send no Origin (not "
+            "browsers) are let in. The optional shared token AVATAR_CHAT_TOKEN (environment) "
+            "is required of everyone when set."
+        ),
+    )
+    session_max_restarts: int = Field(
+        3,
+        ge=0,
+        description=(
+            "Times Ray restarts a SessionActor whose process died; the restarted actor "
+            "restores its history from the session store and the client is told "
+            "'session_lost'. 0: a dead session is gone."
+        ),
     )
     pipeline_depth: int = Field(
         3, ge=1, le=16, description="Sentences synthesised and animated ahead of playback."
@@ -75,3 +132,20 @@ class ServerSettings(Section):
             "actor is ended."
         ),
     )
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_are_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://chat.example.com:8443")
+        return origins
+
+    @model_validator(mode="after")
+    def _client_share_fits(self) -> ServerSettings:
+        if self.max_sessions_per_client > self.max_sessions:
+            raise ValueError(
+                f"max_sessions_per_client ({self.max_sessions_per_client}) must not exceed "
+                f"max_sessions ({self.max_sessions})"
+            )
+        return self

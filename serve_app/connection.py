@@ -6,17 +6,21 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from dataclasses import dataclass
 
 import ray
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from actors.messages import MediaChunk
+from actors.outbox import StreamEnd
 from config import Settings
-from serve_app.directory import NAMESPACE, get_directory
+from serve_app.directory import NAMESPACE
 from serve_app.metrics import record_client_error
 from serve_app.protocol import (
     CLOSE_CAPACITY,
+    CLOSE_REPLACED,
     CLOSE_TOO_BIG,
+    ByteBudget,
     ProtocolError,
     RateLimiter,
     check_audio,
@@ -29,96 +33,205 @@ from serve_app.session_pool import (
     new_session_id,
     session_actor_name,
 )
+from serve_app.session_restore import restore_session
 
 log = logging.getLogger("avatar_chat.ingress")
 MAX_AUDIO_IN_FLIGHT = 25  # half a second of 20 ms messages
+_ACTOR_GONE = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionContext:
+    """What every connection of an application needs to start or restore a session."""
+
+    settings: Settings
+    settings_dict: dict
+    handles: dict
+    directory: object  # SessionDirectory handle
+    store: object  # SessionStore handle
+    pool: object = None  # SessionPool, or None
+
+    def start_args(self, info: dict, *, restore: bool = False) -> tuple[tuple, dict]:
+        kwargs = {"directory": self.directory, "store": self.store, "restore": restore}
+        return (self.settings_dict, self.handles, info), kwargs
+
+
+def client_address(ws: WebSocket, *, trust_forwarded: bool) -> str:
+    """Who a socket's client is, for per-client limits: its peer address, or, behind a
+    trusted reverse proxy, the address that proxy appended to X-Forwarded-For (the last
+    entry: earlier ones are whatever the client itself sent)."""
+    if trust_forwarded:
+        forwarded = ws.headers.get("x-forwarded-for", "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last[:64]
+    return ws.client.host if ws.client is not None else "unknown"
 
 
 class Connection:
-    """Client socket <-> SessionActor relay; drops media of interrupted turns at once."""
+    """Client socket <-> SessionActor relay; drops media of interrupted turns at once.
 
-    def __init__(
-        self, ws: WebSocket, settings: Settings, settings_dict: dict, handles, pool=None
-    ) -> None:
-        self.ws, self.settings, self.handles, self.pool = ws, settings, handles, pool
-        self.settings_dict = settings_dict
-        self.limiter = RateLimiter(rate=settings.server.max_messages_per_s)
+    A session has one socket: a resume from elsewhere replaces this one (error ``replaced``,
+    close 4001). A session actor that dies is noticed at once (error ``session_lost``); it
+    is restored with its history when Ray restarts it, on the same socket.
+    """
+
+    def __init__(self, ws: WebSocket, ctx: SessionContext, *, client: str) -> None:
+        self.ws, self.ctx, self.settings, self.client = ws, ctx, ctx.settings, client
+        srv = self.settings.server
+        self.limiter = RateLimiter(rate=srv.max_messages_per_s)
+        self.budget = ByteBudget(rate=srv.max_bytes_per_s)
         self.current_turn: str | None = None
         self._audio_calls: deque = deque()
         self.cancelled: set[str] = set()
         self.actor = None
+        self.conn = 0
 
     async def run(self, avatar_info: dict) -> None:
         await self.ws.accept()
+        allowed = await self.ctx.directory.connect.remote(self.client)
+        if not allowed.admitted:
+            await self._refuse(allowed.code, allowed.reason)
+            return
         session = await self._open(self.ws.query_params.get("session"), avatar_info)
         if session is None:
             return
         self.actor, session_id, resumed = session
-        hello = await self.actor.attach.remote(resumed)
-        conn = hello.pop("conn")
-        await self.ws.send_json(hello)
-        log.info("session=%s connected (resumed=%s)", session_id, resumed)
-        pump = asyncio.create_task(self._pump(conn))
-        try:
-            await self._receive_loop()
-        finally:
-            pump.cancel()
-            await asyncio.gather(pump, return_exceptions=True)
-            try:
-                await self.actor.detach.remote(conn)
-            except ray.exceptions.RayActorError:
-                pass
-            log.info("session=%s disconnected", session_id)
+        while True:
+            hello = await self.actor.attach.remote(resumed)
+            if not hello:  # it ended between admission and attach
+                await self._refuse("session_expired", "that session has ended; please reconnect")
+                return
+            self.conn = hello.pop("conn")
+            await self.ws.send_json(hello)
+            log.info("session=%s connected (resumed=%s)", session_id, resumed)
+            outcome = await self._relay()
+            log.info("session=%s relay ended: %s", session_id, outcome)
+            if outcome != "lost":
+                break
+            await self._on_lost(session_id)
+            if not await self._restore(session_id, avatar_info):
+                return
+            resumed = True
+        if outcome == "closed":
+            with contextlib.suppress(*_ACTOR_GONE):
+                await self.actor.detach.remote(self.conn)
+            await self.ctx.directory.detached.remote(session_id)
+        elif outcome == "replaced":
+            await self._error("replaced", "this session was resumed on another connection")
+            await self._close(CLOSE_REPLACED, "replaced")
+        elif outcome == "ended":
+            await self._close(1000, "session ended")
+
+    async def _relay(self) -> str:
+        """Until the client leaves (``closed``), another connection takes the session
+        (``replaced``), the session ends (``ended``) or its actor dies (``lost``)."""
+        pump = asyncio.create_task(self._pump())
+        receive = asyncio.create_task(self._receive_loop())
+        done, _ = await asyncio.wait({pump, receive}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (pump, receive):
+            task.cancel()
+        results = await asyncio.gather(pump, receive, return_exceptions=True)
+        first = pump if pump in done else receive
+        outcome = results[0] if first is pump else results[1]
+        return outcome if isinstance(outcome, str) else "closed"
 
     async def _open(self, resume_id: str | None, avatar_info: dict):
         if resume_id:
-            try:
-                actor = ray.get_actor(session_actor_name(resume_id), namespace=NAMESPACE)
-                if await actor.alive.remote():
-                    return actor, resume_id, True
-            except (ValueError, ray.exceptions.RayActorError):
-                pass
+            opened = await self._resume(resume_id, avatar_info)
+            if opened is not None:
+                return opened
             await self._error("session_expired", "that session has ended; starting a new one")
-        warm = self.pool.take() if self.pool is not None else None
+        pool = self.ctx.pool
+        warm = pool.take() if pool is not None else None
         session_id = warm[0] if warm else new_session_id()
-        if not await get_directory().admit.remote(session_id, self.settings.server.max_sessions):
+        if not await self._admit(session_id):
             if warm:
-                self.pool.give_back(warm)
-            await self._refuse("the server is at capacity; please try again later")
+                pool.give_back(warm)
             return None
         if warm:
             return warm[1], session_id, False  # started ahead by the pool
         actor = create_session_actor(session_id, self.settings)
         timeout_s = self.settings.server.session_start_timeout_s
+        args, kwargs = self.ctx.start_args(avatar_info)
         try:
-            start = actor.start.remote(self.settings_dict, self.handles, avatar_info)
-            await asyncio.wait_for(start, timeout_s)
+            await asyncio.wait_for(actor.start.remote(*args, **kwargs), timeout_s)
         except TimeoutError:
             # Not placed in time: the cluster lacks the CPUs or memory for one more session.
             log.warning("session=%s not started within %g s: refused", session_id, timeout_s)
             end_session_actor(actor)
-            await get_directory().release.remote(session_id)
-            await self._refuse("no room to start a session right now; please try again later")
+            await self.ctx.directory.release.remote(session_id)
+            await self._refuse(
+                "capacity", "no room to start a session right now; please try again later"
+            )
             return None
         return actor, session_id, False
 
-    async def _receive_loop(self) -> None:
+    async def _resume(self, session_id: str, avatar_info: dict):
+        try:
+            actor = ray.get_actor(session_actor_name(session_id), namespace=NAMESPACE)
+            state = await actor.state.remote()
+        except (ValueError, *_ACTOR_GONE):
+            return None
+        if state == "ended":
+            return None
+        if state == "new":  # restarted after its process died, and nobody restored it yet
+            self.actor = actor
+            if not await self._restore(session_id, avatar_info, announce=False):
+                return None
+            return actor, session_id, True
+        if not await self._admit(session_id):
+            return None
+        return actor, session_id, True
+
+    async def _admit(self, session_id: str) -> bool:
+        decision = await self.ctx.directory.admit.remote(session_id, self.client)
+        for victim in decision.evict:  # detached sessions whose slots went to this one
+            log.info("session=%s evicted for a new session", victim)
+            with contextlib.suppress(ValueError, *_ACTOR_GONE):
+                gone = ray.get_actor(session_actor_name(victim), namespace=NAMESPACE)
+                gone.end.remote("evicted: its slot went to a new session")
+        if not decision.admitted:
+            await self._refuse(decision.code, decision.reason)
+        return decision.admitted
+
+    async def _on_lost(self, session_id: str) -> None:
+        """The session actor died: tell the client at once and free the slot."""
+        self._audio_calls.clear()
+        await self._error(
+            "session_lost",
+            "the session stopped unexpectedly; restoring your conversation",
+            turn_id=self.current_turn,
+        )
+        self.current_turn = None
+        await self.ctx.directory.release.remote(session_id)
+
+    async def _restore(self, session_id: str, avatar_info: dict, *, announce=True) -> bool:
+        args, kwargs = self.ctx.start_args(avatar_info, restore=True)
+        if not await restore_session(self.actor, args, kwargs):
+            if announce:
+                await self._refuse("session_expired", "the session could not be restored")
+            return False
+        return await self._admit(session_id)
+
+    async def _receive_loop(self) -> str:
         srv = self.settings.server
         while True:
             try:
                 message = await self.ws.receive()
             except WebSocketDisconnect:
-                return
+                return "closed"
             if message["type"] == "websocket.disconnect":
-                return
+                return "closed"
             data = message.get("bytes")
             text = message.get("text")
-            size = len(data) if data is not None else len((text or "").encode())
+            # Character count first: cheap, and a bound on the bytes (at most 4 per character).
+            size = len(data) if data is not None else len(text or "")
             if size > srv.max_message_bytes:
-                await self._error("too_big", f"message of {size} bytes exceeds the limit")
-                await self.ws.close(code=CLOSE_TOO_BIG, reason="message too big")
-                return
-            if not self.limiter.allow():
+                await self._error("too_big", f"a message of over {size} bytes is too big")
+                await self._close(CLOSE_TOO_BIG, "message too big")
+                return "closed"
+            if not self.limiter.allow() or not self.budget.allow(size):
                 await self._error("rate_limited", "too many messages; this one was dropped")
                 continue
             try:
@@ -128,35 +241,46 @@ class Connection:
                     await self._on_text(text or "")
             except ProtocolError as exc:
                 await self._error(exc.code, str(exc), exc.client_id)
+            except _ACTOR_GONE:
+                return "lost"
 
     async def _on_text(self, raw: str) -> None:
-        msg = parse_client_text(raw, max_chars=self.settings.text.max_input_chars)
+        msg = parse_client_text(
+            raw,
+            max_chars=self.settings.text.max_input_chars,
+            max_bytes=self.settings.server.max_text_message_bytes,
+        )
         if msg.type == "ping":
             await self.ws.send_json({"type": "pong"})
         elif msg.type == "interrupt":
             if self.current_turn:  # drop what is already in flight, before the actor confirms
                 self.cancelled.add(self.current_turn)
-            await self.actor.interrupt.remote()
+            await self.actor.interrupt.remote(self.conn)
         else:
-            await self.actor.text.remote(msg.text, msg.client_id)
+            await self.actor.text.remote(self.conn, msg.text, msg.client_id)
 
     async def _on_audio(self, data: bytes) -> None:
         check_audio(data)
         # Not awaited one by one: a 20 ms message must not wait for the previous one's round
         # trip, or audio queues here and barge-in lags. Ray starts a caller's calls in order
         # and the session's VAD lock keeps them in order; the bound stops a runaway backlog.
-        self._audio_calls.append(self.actor.audio.remote(data))
+        self._audio_calls.append(self.actor.audio.remote(self.conn, data))
         while len(self._audio_calls) > MAX_AUDIO_IN_FLIGHT:
             await self._audio_calls.popleft()
 
-    async def _pump(self, conn: int) -> None:
+    async def _pump(self) -> str:
         """Session output -> socket; the bytes are copied only here, at the last hop."""
         try:
-            async for ref in self.actor.events.remote(conn):
+            async for ref in self.actor.events.remote(self.conn):
                 for item in await ref:  # a batch (see actors/outbox.py)
+                    if isinstance(item, StreamEnd):
+                        return item.reason
                     await self._send(item)
-        except (WebSocketDisconnect, RuntimeError, ray.exceptions.RayActorError) as exc:
+        except _ACTOR_GONE:
+            return "lost"
+        except (WebSocketDisconnect, RuntimeError) as exc:
             log.info("event stream ended: %s", type(exc).__name__)
+        return "closed"
 
     async def _send(self, item) -> None:
         if isinstance(item, MediaChunk):
@@ -170,21 +294,28 @@ class Connection:
             self.cancelled.add(turn)
         elif turn in self.cancelled:
             return
+        if kind in ("turn_end", "interrupted") and turn == self.current_turn:
+            self.current_turn = None
         if kind == "error":
             record_client_error(item.get("code", ""))
         await self.ws.send_json(item)
 
-    async def _refuse(self, message: str) -> None:
-        await self._error("capacity", message)
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # it may have gone meanwhile
-            await self.ws.close(code=CLOSE_CAPACITY, reason="server at capacity")
+    async def _refuse(self, code: str, message: str) -> None:
+        await self._error(code, message)
+        await self._close(CLOSE_CAPACITY, "try again later")
 
-    async def _error(self, code: str, message: str, client_id: str | None = None) -> None:
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # it may have gone meanwhile
+            await self.ws.close(code=code, reason=reason)
+
+    async def _error(
+        self, code: str, message: str, client_id: str | None = None, *, turn_id=None
+    ) -> None:
         record_client_error(code)
         event = {"type": "error", "code": code, "message": message}
+        if turn_id:
+            event["turn_id"] = turn_id
         if client_id:
             event["id"] = client_id
-        try:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             await self.ws.send_json(event)
-        except (WebSocketDisconnect, RuntimeError):
-            pass

@@ -13,13 +13,16 @@ from pathlib import Path
 
 from ray import serve
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from actors.session_store import get_store
 from config import Settings
-from serve_app.connection import Connection
+from serve_app.connection import Connection, SessionContext, client_address
 from serve_app.directory import get_directory
+from serve_app.http_security import SecurityHeaders, SocketGate
 from serve_app.idle import render_idle_clip
 from serve_app.metrics import record_sessions
 from serve_app.session_pool import SessionPool
@@ -42,16 +45,34 @@ class Ingress:
         self._avatar_info: dict | None = None
         self._idle_clip: bytes | None = None
         self._idle_lock = asyncio.Lock()
+        self._gate = SocketGate.from_env(allowed_origins=self.settings.server.allowed_origins)
         self._pool = SessionPool(
             self.settings, self._start_session, size=self.settings.server.warm_sessions
         )
+        self._ctx: SessionContext | None = None
 
     async def check_health(self) -> None:
         """Serve calls this every few seconds: keeps the warm session actors topped up."""
         self._pool.fill()
 
     async def _start_session(self, actor) -> None:
-        await actor.start.remote(self.settings_dict, self.handles, await self.avatar_info())
+        ctx = await self._context()
+        args, kwargs = ctx.start_args(await self.avatar_info())
+        await actor.start.remote(*args, **kwargs)
+
+    async def _context(self) -> SessionContext:
+        """The application's admission directory and session store, found on first use."""
+        if self._ctx is None:
+            app = serve.get_replica_context().app_name
+            self._ctx = SessionContext(
+                settings=self.settings,
+                settings_dict=self.settings_dict,
+                handles=self.handles,
+                directory=await get_directory(app, self.settings),
+                store=get_store(app),
+                pool=self._pool,
+            )
+        return self._ctx
 
     def __serve_build_asgi_app__(self) -> Starlette:
         return Starlette(
@@ -61,7 +82,8 @@ class Ingress:
                 Route("/idle.mp4", self.idle_clip),
                 WebSocketRoute("/ws", self.websocket),
                 Mount("/static", StaticFiles(directory=STATIC), name="static"),
-            ]
+            ],
+            middleware=[Middleware(SecurityHeaders)],
         )
 
     async def avatar_info(self) -> dict:
@@ -82,7 +104,7 @@ class Ingress:
 
         results = dict(await asyncio.gather(*(probe(n, h) for n, h in self.handles.items())))
         ok = all(results.values())
-        sessions = await get_directory().count.remote()
+        sessions = await (await self._context()).directory.count.remote()
         record_sessions(sessions)
         self._pool.fill()
         body = {
@@ -107,7 +129,10 @@ class Ingress:
         )
 
     async def websocket(self, websocket) -> None:
-        conn = Connection(
-            websocket, self.settings, self.settings_dict, self.handles, pool=self._pool
+        if not await self._gate.admit(websocket):  # origin / token, before accept
+            return
+        client = client_address(
+            websocket, trust_forwarded=self.settings.server.trusted_forwarded_for
         )
+        conn = Connection(websocket, await self._context(), client=client)
         await conn.run(await self.avatar_info())

@@ -14,6 +14,7 @@ from actors.textclean import InputTextError, clean_text
 PROTOCOL_VERSION = 1
 CLOSE_CAPACITY = 1013  # "try again later"
 CLOSE_TOO_BIG = 1009
+CLOSE_REPLACED = 4001  # another connection resumed the session
 
 
 class ProtocolError(ValueError):
@@ -33,13 +34,44 @@ class ClientMessage:
 
 
 _TYPES = {"text", "interrupt", "ping"}
+MAX_ID_CHARS = 64
+RAW_TEXT_FACTOR = 4  # raw text may be this many times max_chars: cleaning drops whitespace
+# Every code parse_client_text and check_audio can raise (docs/protocol.md, Error codes).
+PARSE_ERROR_CODES = frozenset(
+    {
+        "too_big",
+        "bad_json",
+        "bad_message",
+        "unknown_type",
+        "bad_text",
+        "empty_text",
+        "text_too_long",
+    }
+)
+AUDIO_ERROR_CODES = frozenset({"bad_audio"})
 
 
-def parse_client_text(raw: str, *, max_chars: int) -> ClientMessage:
-    """Validate one JSON text message from a client."""
+def parse_client_text(raw: str, *, max_chars: int, max_bytes: int) -> ClientMessage:
+    """Validate one JSON text message from a client; never raises anything but ProtocolError.
+
+    Checks run cheapest first, so an oversized or hostile frame costs little on the event
+    loop: size (``max_bytes`` of UTF-8; lone surrogates count 3), then JSON, then structure,
+    then the text's raw length (``RAW_TEXT_FACTOR * max_chars``) before it is cleaned.
+    The returned fields always encode as strict UTF-8 (the server echoes them back), and
+    error messages never quote client content except a short ASCII-escaped type name.
+    """
+    if not isinstance(raw, str):
+        raise ProtocolError("bad_message", "a text message must be a string")
+    # Each character is at least one UTF-8 byte, so a long string is too big unencoded.
+    size = len(raw) if len(raw) > max_bytes else len(raw.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise ProtocolError(
+            "too_big", f"text messages are limited to {max_bytes} bytes; this one was dropped"
+        )
     try:
         data = json.loads(raw)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
+        # ValueError covers JSONDecodeError, UnicodeError and the int-string digit limit.
         raise ProtocolError("bad_json", "message is not valid JSON") from None
     if not isinstance(data, dict):
         raise ProtocolError("bad_message", "message must be a JSON object")
@@ -47,22 +79,48 @@ def parse_client_text(raw: str, *, max_chars: int) -> ClientMessage:
     if not isinstance(kind, str):
         raise ProtocolError("bad_message", "message has no string 'type'")
     if kind not in _TYPES:
-        shown = kind[:40]
-        raise ProtocolError("unknown_type", f"unknown message type {shown!r}")
+        # ascii() escapes surrogates, controls and quotes: always safe to send back.
+        raise ProtocolError("unknown_type", f"unknown message type {ascii(kind[:40])}")
     if kind != "text":
         return ClientMessage(kind)
-    client_id = data.get("id")
-    if client_id is not None and not (isinstance(client_id, str) and 0 < len(client_id) <= 64):
-        raise ProtocolError("bad_message", "'id' must be a string of 1 to 64 characters")
+    client_id = _client_id(data.get("id"))
+    text = data.get("text")
+    if isinstance(text, str) and len(text) > RAW_TEXT_FACTOR * max_chars:
+        raise ProtocolError(
+            "text_too_long",
+            f"text is {len(text)} characters; the limit is {max_chars}",
+            client_id,
+        )
     try:
-        text = clean_text(data.get("text"), max_chars=max_chars)
+        text = clean_text(text, max_chars=max_chars)
     except InputTextError as exc:
         raise ProtocolError(exc.code, str(exc), client_id) from None
     return ClientMessage("text", text, client_id)
 
 
+def _client_id(value: object) -> str | None:
+    """The optional ``id``: 1 to 64 characters that encode as UTF-8 (it is echoed back)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS and _encodable(value):
+        return value
+    raise ProtocolError(
+        "bad_message", f"'id' must be a string of 1 to {MAX_ID_CHARS} valid characters"
+    )
+
+
+def _encodable(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from a JSON escape such as \ud800
+        return False
+    return True
+
+
 def check_audio(data: bytes) -> None:
-    """Microphone audio must be whole PCM16 samples."""
+    """Microphone audio must be one or more whole PCM16 samples."""
+    if not data:
+        raise ProtocolError("bad_audio", "audio message is empty")
     if len(data) % 2:
         raise ProtocolError("bad_audio", f"audio has an odd number of bytes ({len(data)})")
 
@@ -111,5 +169,32 @@ class RateLimiter:
         self._last = now
         if self._tokens >= 1.0:
             self._tokens -= 1.0
+            return True
+        return False
+
+
+class ByteBudget:
+    """Token bucket of bytes: ``rate`` bytes per second, bursts up to one second's worth.
+
+    ``allow(n)`` takes ``n`` bytes from the bucket if they are there; a refused message
+    takes nothing, and one bigger than ``rate`` is never allowed.
+    """
+
+    def __init__(self, *, rate: int, clock=time.monotonic) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be > 0, got {rate}")
+        self._rate = rate
+        self._tokens = float(rate)
+        self._clock = clock
+        self._last = clock()
+
+    def allow(self, n: int) -> bool:
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        now = self._clock()
+        self._tokens = min(self._rate, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if n <= self._tokens:
+            self._tokens -= n
             return True
         return False

@@ -38,13 +38,19 @@ def new_session_id() -> str:
 
 
 def create_session_actor(session_id: str, settings: Settings):
-    """A SessionActor under the session's name; detached, so it outlives its ingress."""
+    """A SessionActor under the session's name; detached, so it outlives its ingress.
+
+    Ray restarts it if its process dies (``server.session_max_restarts``), but never re-runs
+    a call that was under way: a half-done turn is not repeated behind the client's back.
+    """
     srv = settings.server
     options = {
         "name": session_actor_name(session_id),
         "namespace": NAMESPACE,
         "lifetime": "detached",
         "num_cpus": srv.session_num_cpus,
+        "max_restarts": srv.session_max_restarts,
+        "max_task_retries": 0,
     }
     if srv.session_memory_mb:
         options["memory"] = srv.session_memory_mb * 1024 * 1024

@@ -52,7 +52,10 @@ class ASRDeployment:
             self._state, self._reason = "ready", ""
             log.info("ASR model %r ready", self._settings.asr.model)
         except Exception as exc:  # unavailable ASR degrades voice input, never the server
-            self._state, self._reason = "unavailable", str(exc)
+            # Clients get a plain sentence; the cause (often a long resolver or Hub error) is
+            # for the operator's log only.
+            self._state = "unavailable"
+            self._reason = "the speech model could not be loaded on this server"
             log.warning("voice input unavailable: %s", exc)
 
     def status(self) -> dict:

@@ -17,6 +17,9 @@ DEFAULT_ARGS = {
         "session_num_cpus": 0.01,
         "max_sessions": 6,
         "session_start_timeout_s": 180,
+        # Every test client is 127.0.0.1: per-client limits are tested on their own app.
+        "max_sessions_per_client": 6,
+        "max_connects_per_minute": 100000,
     },
     # Voice tests need meaningful transcripts: a scripted ASR (tests/fakes/fake_asr.py).
     "asr": {"worker": "tests.fakes.fake_asr:ScriptedASR", "model": "What is the weather like?"},

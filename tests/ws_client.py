@@ -48,16 +48,21 @@ class Turn:
 class ChatClient:
     """``async with ChatClient(url) as c``: the ``session`` event is in ``c.hello``."""
 
-    def __init__(self, base_url: str, *, session_id: str | None = None) -> None:
+    def __init__(
+        self, base_url: str, *, session_id: str | None = None, headers: dict | None = None
+    ) -> None:
         self.url = base_url.replace("http://", "ws://") + "/ws"
         if session_id:
             self.url += f"?session={session_id}"
+        self.headers = headers or {}
         self.ws = None
         self.hello: dict = {}
         self.pre_hello: list[dict] = []
 
     async def __aenter__(self) -> ChatClient:
-        self.ws = await websockets.connect(self.url, max_size=None, open_timeout=60)
+        self.ws = await websockets.connect(
+            self.url, max_size=None, open_timeout=60, additional_headers=self.headers
+        )
         try:
             while True:  # a new SessionActor can take many seconds to start on a busy machine
                 event = json.loads(await asyncio.wait_for(self.ws.recv(), 120))

@@ -4,13 +4,14 @@
 import { Captions } from './captions.js';
 import { MicControl } from './mic.js';
 import { TalkingPlayer } from './player.js';
-import { ChatSocket } from './socket.js';
+import { ChatSocket, takeToken } from './socket.js';
 import { showLatency, showStatus, Transcript, toast } from './ui.js';
 
 const SESSION_KEY = 'avatar-chat.session';
 const REJECTED_TEXT = new Set(['busy', 'empty_text', 'text_too_long', 'bad_text']);
 const HEARING_MAX_MS = 35000; // the server cuts speech at vad.max_utterance_s (30 s by default)
 const $ = (id) => document.getElementById(id);
+const TOKEN = takeToken(); // before anything else reads or shows the address
 
 const talkVideo = $('talk-video');
 const idleVideo = $('idle-video');
@@ -25,6 +26,7 @@ const state = {
   everConnected: false,
   retryInMs: null,
   busy: false, // the server refused the connection at capacity; retrying slowly
+  replaced: false, // another window resumed this session; this one stays closed
   busyNotified: false, // said once per busy spell, not at every retry
   // Voice input: 'hearing' while the server's VAD hears speech, 'transcribing' from its end to
   // the transcript, else null.
@@ -47,6 +49,7 @@ function wsUrl() {
   const url = new URL('ws', window.location.href);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   if (state.sessionId) url.searchParams.set('session', state.sessionId);
+  if (TOKEN) url.searchParams.set('token', TOKEN);
   return url.toString();
 }
 
@@ -70,7 +73,9 @@ function refresh() {
     statusLog.push({ status, at: Math.round(performance.now()) });
   }
   let detail = '';
-  if (['offline', 'connecting'].includes(status) && state.retryInMs != null) {
+  if (status === 'offline' && state.replaced) {
+    detail = 'continued in another window; reload to take it back';
+  } else if (['offline', 'connecting'].includes(status) && state.retryInMs != null) {
     const wait = `${(state.retryInMs / 1000).toFixed(1)} s`;
     detail = state.busy ? `server busy, retrying in ${wait}` : `reconnecting in ${wait}`;
   }
@@ -293,7 +298,8 @@ function onError(event, turn) {
     if (transcript.list.children.length > 0) transcript.divider('new conversation');
     return;
   }
-  if (event.code === 'capacity') {
+  if (event.code === 'replaced') return; // the socket closes next; the status line says why
+  if (event.code === 'capacity' || event.code === 'too_many_connections') {
     // The socket closes next and retries with a longer backoff; the status line counts down.
     if (!state.busyNotified) toast(`${event.message} (capacity)`, { kind: 'info' });
     state.busyNotified = true;
@@ -317,8 +323,8 @@ function onError(event, turn) {
       transcript.note(send.body, `not sent: ${event.code}`, 'rejected');
     }
   }
-  // `internal` ends a turn without turn_end; let what already arrived play out.
-  if (event.code === 'internal' && turn && !turn.serverDone) {
+  // `internal` and `session_lost` end a turn without turn_end; what arrived plays out.
+  if ((event.code === 'internal' || event.code === 'session_lost') && turn && !turn.serverDone) {
     turn.serverDone = true;
     turn.outcome = 'failed';
     transcript.note(turn.replyBody, 'failed');
@@ -336,6 +342,7 @@ function onSocketState(socketState, info = {}) {
     setVoice(null);
     state.retryInMs = info.retryInMs ?? null;
     state.busy = Boolean(info.busy);
+    state.replaced = Boolean(info.replaced);
     // The server cancels a running turn when its connection drops; stop it here too.
     for (const turn of turns.values()) if (!turn.serverDone) stopTurn(turn, 'connection lost');
     for (const send of pendingSends.splice(0)) transcript.note(send.body, 'connection lost');

@@ -3,6 +3,7 @@
 
 const decoder = new TextDecoder();
 const CLOSE_TRY_LATER = 1013;
+const CLOSE_REPLACED = 4001; // the session was resumed elsewhere: do not take it back
 const BUSY_BACKOFF = { baseMs: 2000, maxMs: 30000 };
 
 /** Split one binary message into its JSON header and payload bytes (null if malformed). */
@@ -22,6 +23,25 @@ export function parseMediaFrame(buffer) {
 export function backoffMs(attempt, { baseMs = 250, maxMs = 5000 } = {}) {
   const delay = Math.min(maxMs, baseMs * 2 ** attempt);
   return Math.round(delay * (0.85 + 0.15 * Math.random()));
+}
+
+const TOKEN_KEY = 'avatar-chat.token';
+
+/**
+ * The server's shared token, if any: taken once from the page's fragment (`#token=…`), kept in
+ * sessionStorage for reloads, and removed from the address bar (and so from history and
+ * screenshots). The fragment never reaches the server; the socket sends it as `?token=`.
+ */
+export function takeToken() {
+  const fragment = new URLSearchParams(window.location.hash.slice(1));
+  const token = fragment.get('token');
+  if (!token) return sessionStorage.getItem(TOKEN_KEY);
+  sessionStorage.setItem(TOKEN_KEY, token);
+  fragment.delete('token');
+  const rest = fragment.toString();
+  const { pathname, search } = window.location;
+  history.replaceState(history.state, '', `${pathname}${search}${rest ? `#${rest}` : ''}`);
+  return token;
 }
 
 export class ChatSocket {
@@ -104,8 +124,10 @@ export class ChatSocket {
       if (this.ws !== ws) return;
       clearInterval(this.pingTimer);
       this.ws = null;
+      if (ev.code === CLOSE_REPLACED) this.stopped = true; // two tabs must not fight
       if (this.stopped) {
-        this.onState('closed', { code: ev.code, retryInMs: null });
+        const replaced = ev.code === CLOSE_REPLACED;
+        this.onState('closed', { code: ev.code, retryInMs: null, replaced });
         return;
       }
       // 1013 (try again later): the server is full, so come back slowly rather than add load.

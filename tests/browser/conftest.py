@@ -105,7 +105,10 @@ RECORD_SOCKETS = """
 
 
 def _open_page(browser, url: str) -> tuple[object, object]:
-    context = browser.new_context(viewport={"width": 1200, "height": 760})
+    context = browser.new_context(
+        viewport={"width": 1200, "height": 760},
+        bypass_csp=True,  # Playwright's wait_for_function uses eval; test_security checks the CSP
+    )
     context.add_init_script(RECORD_SOCKETS)
     page = context.new_page()
     page.errors = []  # uncaught exceptions in the page: a test asserts there are none

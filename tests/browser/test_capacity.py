@@ -49,7 +49,10 @@ class Doorman:
 
 
 def test_a_full_server_is_shown_as_busy_once_and_retried_slowly(chromium, app_url):
-    context = chromium.new_context(viewport={"width": 1200, "height": 760})
+    context = chromium.new_context(
+        viewport={"width": 1200, "height": 760},
+        bypass_csp=True,  # Playwright's wait_for_function uses eval; test_security checks the CSP
+    )
     try:
         context.add_init_script(RECORD_TOASTS)
         page = context.new_page()

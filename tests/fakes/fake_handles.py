@@ -1,0 +1,96 @@
+"""Stand-ins for the Serve deployment handles a SessionActor's stages call (fault injection).
+
+They mimic exactly the handle calls ``actors/deployment_stages.py`` makes:
+``tts.synthesize.remote(text)._to_object_ref()`` and
+``avatar.options(stream=True).talking.remote(audio_or_ref, first_frame, n_samples, session)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from actors.messages import TTSAudio
+
+
+class _Ref:
+    def __init__(self, audio: TTSAudio) -> None:
+        self.audio = audio
+
+    def __await__(self):
+        return asyncio.sleep(0, self.audio).__await__()
+
+
+class _Call:
+    def __init__(self, make) -> None:
+        self._make = make
+
+    async def _to_object_ref(self) -> _Ref:
+        return _Ref(await self._make())
+
+
+class _Method:
+    def __init__(self, fn) -> None:
+        self._fn = fn
+
+    def remote(self, *args):
+        return self._fn(*args)
+
+
+class FakeTTSHandle:
+    """``synthesize.remote(text)``: a tone of ``seconds_per_char`` per character."""
+
+    def __init__(self, *, sample_rate: int = 24000, seconds_per_char: float = 0.02) -> None:
+        self.sample_rate, self.seconds_per_char = sample_rate, seconds_per_char
+        self.synthesize = _Method(lambda text: _Call(lambda: self._speak(text)))
+        self.calls = 0
+
+    async def _speak(self, text: str) -> TTSAudio:
+        self.calls += 1
+        await asyncio.sleep(0)
+        n = max(1, int(len(text) * self.seconds_per_char * self.sample_rate))
+        return TTSAudio(np.zeros(n, np.int16), self.sample_rate, "fake")
+
+
+class FakeFrameStream:
+    def __init__(self, n_frames: int, size: int, *, chunk: int, delay_s: float) -> None:
+        self._left, self._size, self._chunk, self._delay_s = n_frames, size, chunk, delay_s
+        self.cancelled = False
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> np.ndarray:
+        if self._left <= 0 or self.cancelled:
+            raise StopAsyncIteration
+        await asyncio.sleep(self._delay_s)
+        n = min(self._chunk, self._left)
+        self._left -= n
+        return np.zeros((n, self._size, self._size, 3), np.uint8)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class FakeAvatarHandle:
+    """``options(stream=True).talking.remote(...)``: grey frames in chunks, ``delay_s`` each."""
+
+    def __init__(self, *, size: int = 64, fps: int = 25, chunk: int = 5, delay_s: float = 0.01):
+        self.size, self.fps, self.chunk, self.delay_s = size, fps, chunk, delay_s
+        self.streams: list[FakeFrameStream] = []
+        self.talking = _Method(self._talking)
+
+    def options(self, **_):
+        return self
+
+    def _talking(self, audio, first_frame: int, n_samples: int, session_id: str):
+        audio = getattr(audio, "audio", audio)
+        n_frames = n_samples * self.fps // audio.sample_rate
+        stream = FakeFrameStream(n_frames, self.size, chunk=self.chunk, delay_s=self.delay_s)
+        self.streams.append(stream)
+        return stream
+
+    @property
+    def info(self) -> dict:
+        return {"kind": "sprite", "width": self.size, "height": self.size, "fps": self.fps}

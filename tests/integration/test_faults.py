@@ -1,0 +1,156 @@
+"""Processes killed mid-turn on real Serve: replicas, and the session actor itself."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+import urllib.request
+
+import pytest
+import ray
+
+from serve_app.directory import NAMESPACE
+from serve_app.session_pool import session_actor_name
+from serve_app.session_restore import actor_pid, actor_table_state
+from tests.ws_client import ChatClient
+
+pytestmark = pytest.mark.integration
+LONG = " ".join(f"Sentence number {i} is here to keep the avatar talking." for i in range(12))
+
+
+def health(app_url: str) -> dict:
+    try:
+        with urllib.request.urlopen(app_url + "/healthz", timeout=15) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return json.loads(exc.read())
+
+
+async def wait_healthy(app_url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not health(app_url)["ok"]:
+        assert time.monotonic() < deadline, f"not healthy again: {health(app_url)}"
+        await asyncio.sleep(0.5)
+
+
+def replica_pids(deployment: str) -> list[int]:
+    from ray._private import state
+
+    return [
+        int(a["Pid"])
+        for a in state.actors().values()
+        if a["State"] == "ALIVE" and a["ActorClassName"].endswith(f":avatar-chat:{deployment}")
+    ]
+
+
+async def until_media(c: ChatClient) -> None:
+    while not (await c.recv(timeout=60)).is_media:
+        pass
+
+
+async def finish_turn(c: ChatClient, timeout: float = 120.0) -> list[dict]:
+    """Events up to the turn's end: ``turn_end``, or an ``internal`` error (which ends it)."""
+    events = []
+    deadline = time.monotonic() + timeout
+    while True:
+        item = await c.recv(max(0.1, deadline - time.monotonic()))
+        if item.event is None:
+            continue
+        events.append(item.event)
+        if item.event["type"] == "turn_end":
+            return events
+        if item.event["type"] == "error" and item.event["code"] == "internal":
+            return events
+
+
+@pytest.mark.parametrize(("deployment", "stage_code"), [("TTS", "tts"), ("Avatar", "avatar")])
+async def test_a_replica_killed_mid_turn_ends_the_turn_and_the_session_goes_on(
+    app_url, deployment, stage_code
+):
+    await wait_healthy(app_url)
+    async with ChatClient(app_url) as c:
+        await c.ask(LONG)
+        await until_media(c)
+        pids = replica_pids(deployment)
+        assert pids, f"no {deployment} replica found"
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        events = await finish_turn(c)
+        assert events[-1]["type"] == "turn_end", events[-1]
+        # The turn ends either way; what it lost is said in errors that name the stage.
+        codes = {e["code"] for e in events if e["type"] == "error"}
+        assert codes <= {f"{stage_code}_error"}, codes
+        await wait_healthy(app_url)  # Serve replaced the replica
+        assert set(replica_pids(deployment)).isdisjoint(pids)
+        await c.ask("Are you back?")
+        after = await c.until("turn_end", timeout=120)
+        assert after.media and after.of_type("turn_end")[0]["media_s"] > 0
+
+
+async def test_a_killed_session_actor_is_reported_and_restored_with_its_history(app_url):
+    await wait_healthy(app_url)
+    async with ChatClient(app_url) as c:
+        await c.ask("Remember the word pineapple.")
+        await c.until("turn_end")
+        session_id = c.hello["session_id"]
+        actor = ray.get_actor(session_actor_name(session_id), namespace=NAMESPACE)
+        old_pid = actor_pid(actor)
+        await c.ask(LONG)
+        await until_media(c)
+        os.kill(old_pid, signal.SIGKILL)
+        killed_at = time.perf_counter()
+        lost = await c.until("error", timeout=60)
+        error = lost.events[-1]
+        assert error["code"] == "session_lost" and error["turn_id"] == "t2"
+        print(f"session_lost {lost.items[-1].at - killed_at:.2f} s after SIGKILL")
+        hello = (await c.until("session", timeout=120)).events[-1]
+        assert hello["session_id"] == session_id and hello["resumed"] is True
+        said = [m["content"] for m in hello["history"] if m["role"] == "user"]
+        assert said[0] == "Remember the word pineapple."
+        assert actor_pid(actor) != old_pid and actor_table_state(actor) == "ALIVE"
+        await c.ask("What was the word?")
+        turn = await c.until("turn_end", timeout=120)
+        assert turn.of_type("turn_end")[0]["media_s"] > 0
+        assert health(app_url)["sessions"] >= 1
+
+
+async def test_a_resume_replaces_the_previous_socket(app_url):
+    async with ChatClient(app_url) as first:
+        session_id = first.hello["session_id"]
+        async with ChatClient(app_url, session_id=session_id) as second:
+            assert second.hello["resumed"] is True
+            replaced = await first.until("error", timeout=30)
+            assert replaced.events[-1]["code"] == "replaced"
+            with pytest.raises(Exception) as closed:
+                while True:
+                    await first.recv(timeout=30)
+            assert getattr(closed.value, "rcvd", None) is not None
+            assert closed.value.rcvd.code == 4001
+            await second.ask("Still mine?")
+            turn = await second.until("turn_end")
+            assert turn.of_type("turn_start")[0]["text"] == "Still mine?"
+
+
+async def test_an_ended_session_actor_process_exits(app_url):
+    async with ChatClient(app_url) as c:
+        session_id = c.hello["session_id"]
+        actor = ray.get_actor(session_actor_name(session_id), namespace=NAMESPACE)
+        pid = actor_pid(actor)
+        assert pid > 0
+    # resume_grace_s is 3 s in the test app: then the session ends and its process goes.
+    deadline = time.monotonic() + 60
+    while _process_exists(pid):
+        assert time.monotonic() < deadline, "the ended session's process is still running"
+        await asyncio.sleep(0.25)
+    assert actor_table_state(actor) == "DEAD"
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
