@@ -46,6 +46,7 @@ class TurnPipeline:
     start with the first fragment). Without pacing every session renders its whole reply
     at once, and on a shared machine those bursts starve the sessions that are just
     starting; with it the CPU follows playback. ``None`` (files, the CLI): as fast as possible.
+    ``clock`` (seconds) times pacing, stalls and stage timings; tests inject a virtual one.
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class TurnPipeline:
         fps: int = 25,
         depth: int = 3,
         max_lead_s: float | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")
@@ -70,6 +72,7 @@ class TurnPipeline:
         self._fps = fps
         self._depth = depth
         self._max_lead_s = max_lead_s
+        self._clock = clock
 
     async def run(
         self, deltas: AsyncIterator[str], *, turn_id: str = ""
@@ -94,9 +97,10 @@ class _TurnRun:
         self.pipe = pipe
         self.out = out
         self.turn_id = turn_id
+        self.clock = pipe._clock
         self.timings = StageTimings()
         self.slots = asyncio.Semaphore(pipe._depth)
-        self.t0 = time.perf_counter()
+        self.t0 = self.clock()
         self.playing_since = 0.0  # when the first fragment left, once `playing` is set
         self.playing = asyncio.Event()
 
@@ -106,7 +110,7 @@ class _TurnRun:
         if lead is None or media_at <= lead:
             return
         await self.playing.wait()  # playback has not started: everything after it waits
-        wait = media_at - lead - (time.perf_counter() - self.playing_since)
+        wait = media_at - lead - (self.clock() - self.playing_since)
         if wait > 0:
             await asyncio.sleep(wait)
 
@@ -123,7 +127,7 @@ class _TurnRun:
             try:
                 async for delta in deltas:
                     if "first_text" not in self.timings.seconds:
-                        self.timings.add("first_text", time.perf_counter() - self.t0)
+                        self.timings.add("first_text", self.clock() - self.t0)
                     text_parts.append(delta)
                     await self.out.put(TextDelta(delta))
                     for sentence in splitter.push(delta):
@@ -158,20 +162,20 @@ class _TurnRun:
             # Bounded look-ahead: at most `depth` sentences in flight. Taken here, not in
             # _launch, so the reply text keeps streaming while sentences wait.
             await self.slots.acquire()
-            t = time.perf_counter()
+            t = self.clock()
             stage = "tts_error"
             audio = await self.pipe._speak(sentence)
             stage = "avatar_error"
-            self.timings.add("tts", time.perf_counter() - t)
+            self.timings.add("tts", self.clock() - t)
             pcm = pad_to_frames(audio.pcm, audio.sample_rate, self.pipe._fps)
             audio = TTSAudio(pcm, audio.sample_rate, audio.engine, sentence)
             first_frame = await asyncio.shield(prev_end)
             n_frames = len(pcm) * self.pipe._fps // audio.sample_rate
             end.set_result(first_frame + n_frames)
             await self._pace(first_frame / self.pipe._fps)
-            t = time.perf_counter()
+            t = self.clock()
             frames = await self.pipe._animate(audio, first_frame)
-            self.timings.add("avatar", time.perf_counter() - t)
+            self.timings.add("avatar", self.clock() - t)
             return audio, frames
         except BaseException as exc:
             if not end.done():  # a skipped sentence takes no frames; later ones must not wait
@@ -224,16 +228,16 @@ class _TurnRun:
             await self._pace(start_s + done / fps)
             end = (done + len(part)) * spf
             pcm, upcoming = audio.pcm[done * spf : end], audio.pcm[end:]
-            t = time.perf_counter()
+            t = self.clock()
             chunks = await asyncio.to_thread(encoder.encode, part, pcm, upcoming=upcoming)
-            self.timings.add("encode", time.perf_counter() - t)
+            self.timings.add("encode", self.clock() - t)
             done += len(part)
             for chunk in chunks:
                 await self._emit(chunk)
 
     async def _emit(self, chunk: MediaChunk) -> None:
         if chunk.kind == "fragment":
-            now = time.perf_counter()
+            now = self.clock()
             if "first_media" not in self.timings.seconds:
                 self.playing_since = now
                 self.playing.set()

@@ -28,7 +28,7 @@ CHROMIUM_ARGS = [
 # The fake microphone: what the test WAV says, and its layout (Chromium loops the file).
 MIC_QUESTION = "What is the weather like?"
 MIC_WAV_RATE = 48000
-MIC_WAV_GAPS_S = (1.0, 3.0)  # silence before and after the question
+MIC_WAV_GAPS_S = (1.0, 8.0)  # silence before and after: room to turn the mic off
 
 
 def _chromium_executable() -> str:

@@ -8,7 +8,7 @@ only in audio the page really streamed.
 from __future__ import annotations
 
 import json
-import time
+import math
 import wave
 
 import numpy as np
@@ -25,6 +25,11 @@ LONG_QUESTION = " ".join(
     for n in range(1, 9)
 )
 MESSAGE_BYTES = 1280  # 40 ms of PCM16 at 16 kHz
+FRAME_S = 0.02  # the worklet's frames; window.avatarChat.mic.frames counts them
+PRE_ROLL_FRAMES = 10  # kept before a push-to-talk press and sent with it (mic-stream.js)
+# Silence sent at the release to end the utterance: (min_silence_ms 500 + 300 ms) of 40 ms
+# messages (mic-stream.js).
+TAIL_MESSAGES = math.ceil((500 + 300) / 40)
 
 # Stand-ins for a browser that refuses the microphone, or has none.
 REJECT_GET_USER_MEDIA = """
@@ -69,7 +74,13 @@ async ([rate, freq]) => {
   node.connect(ctx.destination);
   osc.start();
   await ctx.startRendering();
-  await new Promise((r) => setTimeout(r, 300)); // the last port messages
+  // The port's messages may still be on their way: wait for (at least) the samples the test
+  // requires, rather than for a fixed time. The deadline only ends a broken run.
+  const samples = () => frames.reduce((n, f) => n + f.pcm.byteLength / 2, 0);
+  const deadline = performance.now() + 30000;
+  while (samples() < 16000 - 640 && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   return {
     sizes: frames.map((f) => f.pcm.byteLength),
     pcm: frames.flatMap((f) => Array.from(new Int16Array(f.pcm))),
@@ -83,18 +94,25 @@ def _collapse(text: str) -> str:
 
 
 def _wait_voice_ready(page, timeout_s: float = 90.0) -> None:
-    """Connected, with voice input available (the ASR model may still be loading)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        page.wait_for_function("window.avatarChat && window.avatarChat.connected", timeout=60_000)
-        mic = page.evaluate("window.avatarChat.mic")
-        if mic["available"]:
-            assert page.is_enabled("#mic")
-            return
-        assert "loading" in mic["reason"], f"voice input unavailable: {mic['reason']}"
-        assert time.monotonic() < deadline, f"speech model still loading after {timeout_s} s"
-        page.wait_for_timeout(1000)
-        page.reload()  # the session event of the resumed session says it anew
+    """Connected, with voice input available: a session that connected while the ASR model
+    was loading gets a ``voice_input`` event when it is ready."""
+    page.wait_for_function(
+        """() => {
+            const chat = window.avatarChat;
+            return Boolean(chat && chat.connected)
+                && (chat.mic.available || !chat.mic.reason.includes('loading'));
+        }""",
+        timeout=timeout_s * 1000,
+    )
+    mic = page.evaluate("window.avatarChat.mic")
+    assert mic["available"], f"voice input unavailable: {mic['reason']}"
+    assert page.is_enabled("#mic")
+
+
+def _wav_s(wav_path) -> float:
+    """Length of the fake microphone's file (it loops)."""
+    with wave.open(str(wav_path)) as wav:
+        return wav.getnframes() / wav.getframerate()
 
 
 def _spoken_s(wav_path) -> float:
@@ -197,7 +215,7 @@ def test_hands_free_speech_becomes_a_spoken_turn_with_a_reply(mic_page, mic_wav,
     assert page.errors == []
 
 
-def test_push_to_talk_streams_only_while_held(mic_page):
+def test_push_to_talk_streams_only_while_held(mic_page, mic_wav):
     page = mic_page
     _wait_voice_ready(page)
     page.check("input[name='mic-mode'][value='push-to-talk']")
@@ -210,17 +228,29 @@ def test_push_to_talk_streams_only_while_held(mic_page):
     assert page.evaluate("window.avatarChat.audioMessagesSent") == 0
     assert page.evaluate("window.avatarChat.speechStarts") == 0
 
-    # Held for longer than the file's loop, so one whole question goes out.
+    # Held for longer than the file's loop, so one whole question goes out. Durations are
+    # counted in audio the page captured (its frames), not in wall time, which a slow machine
+    # stretches or a busy one starves.
+    loop_frames = math.ceil(_wav_s(mic_wav) / FRAME_S) + 25
     page.hover("#talk")
+    before = _mic(page)["frames"]
     page.mouse.down()
     page.wait_for_function("window.avatarChat.mic.held", timeout=5_000)
-    page.wait_for_function("window.avatarChat.audioMessagesSent >= 10", timeout=10_000)
-    page.wait_for_timeout(6_000)
+    held_from = _mic(page)["frames"]  # every frame from here on is heard while held
+    page.wait_for_function(
+        "(n) => window.avatarChat.mic.frames >= n", arg=held_from + loop_frames, timeout=60_000
+    )
     page.mouse.up()
-    assert not _mic(page)["held"]
-    sent = page.evaluate("window.avatarChat.audioMessagesSent")
-    assert sent >= 6_000 / 40 * 0.8, sent  # ~25 messages a second while held
-    page.wait_for_timeout(1_000)
+    released = _mic(page)
+    assert not released["held"]
+    sent = released["sent"]
+    # One 40 ms message per two frames while held, plus the pre-roll and the closing silence.
+    held_at_most = released["frames"] - before
+    assert loop_frames // 2 <= sent <= (PRE_ROLL_FRAMES + held_at_most) // 2 + 1 + TAIL_MESSAGES
+    # Another second of audio heard after the release: none of it was sent.
+    page.wait_for_function(
+        "(n) => window.avatarChat.mic.frames >= n", arg=released["frames"] + 50, timeout=30_000
+    )
     after = _mic(page)
     assert after["sent"] == sent, "streaming stopped at the release"
     assert (sent - 1) * MESSAGE_BYTES < after["sentBytes"] <= sent * MESSAGE_BYTES

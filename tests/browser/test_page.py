@@ -22,6 +22,19 @@ LONG_QUESTION = " ".join(
 )
 
 
+# Every toast the page shows, in order: toasts fade after a few seconds, and a wait that
+# polls for one on screen can miss it. Observes the whole document from its creation, so
+# none is missed however early it comes.
+RECORD_TOASTS = """
+window.toastLog = [];
+new MutationObserver((records) => {
+  for (const r of records) {
+    if (r.target.id === 'toasts') for (const n of r.addedNodes) window.toastLog.push(n.textContent);
+  }
+}).observe(document, { childList: true, subtree: true });
+"""
+
+
 def _collapse(text: str) -> str:
     return " ".join(text.split())
 
@@ -66,6 +79,7 @@ def test_reply_plays_with_captions_status_and_latency(page, artifacts_dir):
     assert page.is_enabled("#mic") == voice["available"]
     assert page.get_attribute("#mic-wrap", "title")
 
+    asked_at = page.evaluate("performance.now()")
     _ask(page, "What is Ray Serve?", turns_before=0)
     wait_talking_video_plays(page)
     page.wait_for_function(
@@ -79,6 +93,7 @@ def test_reply_plays_with_captions_status_and_latency(page, artifacts_dir):
         "window.avatarChat.status === 'listening'", timeout=REPLY_TIMEOUT_MS, polling=50
     )
     [turn] = page.evaluate("window.avatarChat.turns")
+    waited_ms = page.evaluate("performance.now()") - asked_at
     assert turn["outcome"] == "ended"
     reply = _collapse(turn["replyText"])
     assert "You said: What is Ray Serve?" in reply
@@ -87,9 +102,10 @@ def test_reply_plays_with_captions_status_and_latency(page, artifacts_dir):
     assert all(_collapse(c) in reply for c in turn["captionsShown"])
     assert turn["captionsShown"] == turn["captions"], "every sentence is captioned, in order"
     assert turn["decodedFrames"] > 0
-    # Client-side latencies: from pressing send to the first audio / first rendered frame.
-    assert 0 < turn["firstAudioMs"] < REPLY_TIMEOUT_MS
-    assert 0 < turn["firstFrameMs"] < REPLY_TIMEOUT_MS
+    # Client-side latencies: from pressing send to the first audio / first rendered frame,
+    # so within the time this test saw pass on the page's own clock (not a speed limit).
+    assert 0 < turn["firstAudioMs"] <= waited_ms
+    assert 0 < turn["firstFrameMs"] <= waited_ms
     assert turn["timings"]["total"] > 0 and turn["timings"]["first_media"] > 0
 
     statuses = _statuses(page)
@@ -127,8 +143,15 @@ def test_interrupt_returns_to_idle_and_next_question_works(page):
     [cut] = page.evaluate("window.avatarChat.turns")
     assert cut["outcome"] == "interrupted"
     _wait_idle_playing(page)
-    # Late media of the cut turn must not bring the talking video back.
-    page.wait_for_timeout(1500)
+    # Late media of the cut turn must not bring the talking video back. The server confirms
+    # the interrupt with `interrupted`, after which no media of that turn comes
+    # (docs/protocol.md): once the page has it, all late media has been handled.
+    page.wait_for_function(
+        "(t) => window.avatarChat.interruptions.some((i) => i.turnId === t)",
+        arg=cut["turnId"],
+        timeout=30_000,
+    )
+    assert not page.evaluate("document.getElementById('talk-video').classList.contains('visible')")
     assert page.evaluate("window.avatarChat.currentTurnId") is None
     assert page.evaluate("window.avatarChat.status") == "listening"
     assert "interrupted" in page.inner_text("#transcript")
@@ -175,12 +198,10 @@ def test_reconnect_resumes_the_session_and_shows_its_history(page):
 
     # An unknown id: the server says session_expired, the client takes the new session.
     page.evaluate("sessionStorage.setItem('avatar-chat.session', 'no-such-session')")
+    page.add_init_script(RECORD_TOASTS)  # the toast is brief by design: keep a log of them
     page.reload()
-    # The toast is brief by design: watch for it while the new session is being set up.
-    page.wait_for_function(
-        "document.getElementById('toasts').textContent.includes('expired')", timeout=30_000
-    )
     page.wait_for_function("window.avatarChat && window.avatarChat.connected", timeout=30_000)
+    page.wait_for_function("window.toastLog.some((t) => t.includes('expired'))", timeout=30_000)
     new_id = page.evaluate("window.avatarChat.sessionId")
     assert new_id not in (session_id, "no-such-session")
     assert page.evaluate("sessionStorage.getItem('avatar-chat.session')") == new_id

@@ -8,6 +8,7 @@ the status line says "buffering", and when the media comes the reply talks on to
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -44,6 +45,15 @@ class MediaValve:
             self.page_side.send(self.held.pop(0))
 
 
+def _wait_held(page, valve: MediaValve, timeout_s: float = REPLY_TIMEOUT_MS / 1000) -> None:
+    """Until the valve holds media. Polled in Python (it counts there); Playwright delivers
+    the socket's messages to the valve while the page waits."""
+    deadline = time.monotonic() + timeout_s
+    while not valve.held:
+        assert time.monotonic() < deadline, "the reply had no media after its first second"
+        page.wait_for_timeout(50)  # a poll interval, not a wait for something to happen
+
+
 def test_media_slower_than_real_time_goes_idle_then_talks_on_to_the_end(chromium, app_url):
     context = chromium.new_context(
         viewport={"width": 1200, "height": 760},
@@ -65,10 +75,12 @@ def test_media_slower_than_real_time_goes_idle_then_talks_on_to_the_end(chromium
             timeout=REPLY_TIMEOUT_MS,
             polling=50,
         )
-        assert valve.held, "the reply had more media than the first second"
         talk_visible = "document.getElementById('talk-video').classList.contains('visible')"
         assert not page.evaluate(talk_visible), "a stalled reply must not hold a frozen face"
-        page.wait_for_function("window.avatarChat.status === 'buffering'", timeout=5_000)
+        page.wait_for_function("window.avatarChat.status === 'buffering'", timeout=30_000)
+        # A slow server may run playback dry before its next fragment exists: wait for the
+        # valve to hold some (it forwards nothing more until released, so the stall lasts).
+        _wait_held(page, valve)
         assert "buffering" in page.inner_text("#status")
         assert page.is_enabled("#interrupt")  # a stalled reply can still be stopped
 

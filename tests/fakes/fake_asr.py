@@ -35,15 +35,3 @@ class ScriptedASR:
             raise RuntimeError("scripted ASR failure")
         text = self.script[(len(self.calls) - 1) % len(self.script)]
         return Transcript(text, "en", time.perf_counter() - t0)
-
-
-class SlowLoadingWhisperASR:
-    """The real WhisperASR, loaded after a pause: sessions see voice input "loading" first."""
-
-    load_delay_s = 15.0
-
-    def __new__(cls, model: str, **options):
-        from actors.asr import WhisperASR
-
-        time.sleep(cls.load_delay_s)
-        return WhisperASR(model, **options)

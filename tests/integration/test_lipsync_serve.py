@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from types import SimpleNamespace
 
 import av
@@ -99,6 +100,7 @@ async def test_missing_weights_fall_back_to_the_sprite_and_say_why(ray_serve, ma
 
 
 async def test_session_streams_talking_frames_in_chunks(apps):
+    started = time.monotonic()
     await lipsync_handle().reset_stats.remote()
     async with ChatClient(apps.base) as c:
         avatar = c.hello["avatar"]
@@ -121,8 +123,11 @@ async def test_session_streams_talking_frames_in_chunks(apps):
     assert sum(s < sentences[1]["start_s"] for s in starts) >= 2, starts
     video = check_media(turn)
     stats = await lipsync_handle().stats.remote()
+    wall_s = time.monotonic() - started
     assert frames_done(stats) == len(video) and max(stats["frames_per_batch"]) <= 16
-    assert stats["parallel_runs"] == 2 and 0 < stats["busy_s"] < TURN_TIMEOUT_S
+    # Time in inference lies within what this test's own clock saw (2x: batches may overlap):
+    # a consistency check between two clocks, not a speed limit.
+    assert stats["parallel_runs"] == 2 and 0 < stats["busy_s"] <= 2 * wall_s, (stats, wall_s)
     # The frames are the astronaut's, with a generated mouth inside the crop box only.
     x0, y0, x1, y1 = apps.pack.boxes[0]
     photo = apps.pack.frames[0].astype(np.int16)

@@ -72,8 +72,10 @@ def test_a_session_the_cluster_cannot_place_is_refused_with_capacity_not_left_wa
         started = time.monotonic()
         error, code = asyncio.run(connect())
         assert error["type"] == "error" and error["code"] == "capacity", error
-        assert "no room" in error["message"] and code == 1013
-        assert 3 <= time.monotonic() - started < 20
+        assert "no room" in error["message"] and code == 1013  # said only at the start timeout
+        # Refused by the server's own 3 s start timer, not at once (no upper bound here: how
+        # soon after it the refusal arrives depends on the machine; recv's 30 s is the net).
+        assert time.monotonic() - started >= 3
         deadline = time.monotonic() + 30
         # Its admission is released (earlier tests' sessions may still be in their grace) and
         # the actor that was never placed is ended, not left pending for ever.

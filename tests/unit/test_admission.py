@@ -5,20 +5,13 @@ from __future__ import annotations
 import pytest
 
 from serve_app.admission import Admission
+from tests.fakes.clock import FakeClock
 
 pytestmark = pytest.mark.unit
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def book(capacity=4, per_client=2, connects=5):
-    clock = Clock()
+    clock = FakeClock()
     return Admission(
         capacity=capacity, per_client=per_client, connects_per_minute=connects, clock=clock
     ), clock

@@ -7,20 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from serve_app.protocol import ByteBudget
+from tests.fakes.clock import FakeClock
 
 pytestmark = pytest.mark.unit
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def budget(rate: int = 1000) -> tuple[ByteBudget, FakeClock]:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     return ByteBudget(rate=rate, clock=clock), clock
 
 

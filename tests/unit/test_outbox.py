@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 from actors.messages import MediaChunk
 from actors.outbox import merge_reply_deltas, next_batch
+from tests.fakes.virtual_time import virtual_time
 
 pytestmark = pytest.mark.unit
 
@@ -25,7 +25,9 @@ def test_adjacent_deltas_of_a_turn_merge_and_nothing_else_does():
     assert merged == [delta("Hello "), sentence, delta("a", "t2"), delta("b"), media, delta("!")]
 
 
+@virtual_time
 async def test_text_is_held_for_the_window_and_merged():
+    loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
     queue.put_nowait(delta("One "))
 
@@ -36,15 +38,33 @@ async def test_text_is_held_for_the_window_and_merged():
         queue.put_nowait(delta("three."))
 
     feeder = asyncio.create_task(later())
-    t0 = time.perf_counter()
+    t0 = loop.time()
     batch = await next_batch(queue, window_s=0.5)
     await feeder
-    # Everything within the window arrives as one event; the window was not cut short.
+    # Everything within the window arrives as one event; the window was neither cut short
+    # when text came nor extended by it (virtual time: exact).
     assert batch == [delta("One two three.")]
-    assert time.perf_counter() - t0 >= 0.45
+    assert loop.time() - t0 == pytest.approx(0.5)
 
 
+@virtual_time
+async def test_text_after_the_window_waits_for_the_next_batch():
+    queue: asyncio.Queue = asyncio.Queue()
+    queue.put_nowait(delta("early "))
+
+    async def later():
+        await asyncio.sleep(0.6)
+        queue.put_nowait(delta("late"))
+
+    feeder = asyncio.create_task(later())
+    assert await next_batch(queue, window_s=0.5) == [delta("early ")]
+    assert await next_batch(queue, window_s=0.5) == [delta("late")]
+    await feeder
+
+
+@virtual_time
 async def test_media_closes_the_batch_at_once():
+    loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
     media = MediaChunk(b"frag", "fragment", 1, turn_id="t1")
     queue.put_nowait(delta("Hi"))
@@ -54,11 +74,12 @@ async def test_media_closes_the_batch_at_once():
         queue.put_nowait(media)
 
     feeder = asyncio.create_task(later())
-    t0 = time.perf_counter()
+    t0 = loop.time()
     batch = await next_batch(queue, window_s=5.0)
     await feeder
     assert batch == [delta("Hi"), media]
-    assert time.perf_counter() - t0 < 2.0  # not held for the 5 s window
+    # Sent the moment the media came, not held for the 5 s window (virtual time: exact).
+    assert loop.time() - t0 == pytest.approx(0.05)
 
 
 async def test_non_text_first_item_takes_only_what_is_queued():

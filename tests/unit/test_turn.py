@@ -11,6 +11,7 @@ from actors.messages import MediaChunk, Sentence, TextDelta, TTSAudio
 from actors.turn import TurnPipeline
 from actors.turn_events import SentenceStarted, TurnDone, TurnFailed
 from tests.fakes.fake_tts import FakeTTS
+from tests.fakes.virtual_time import until, virtual_time
 
 pytestmark = pytest.mark.unit
 RATE, FPS = 24000, 25
@@ -69,9 +70,11 @@ async def collect(pipe, source):
     return [e async for e in pipe.run(source)]
 
 
+@virtual_time
 async def test_sentences_are_delivered_in_order_even_when_later_ones_finish_first():
     tts = FakeTTS(sample_rate=RATE, seconds_per_char=0.01)
-    # the first sentence animates slowest: without ordering it would arrive last
+    # the first sentence animates slowest: without ordering it would arrive last (virtual
+    # time: the others are certainly done before it, on any machine)
     pipe = make_pipeline(tts, animate_delay=lambda i: 0.2 if i == 0 else 0.0)
     events = await collect(pipe, deltas("One two three. ", "Four five. ", "Six."))
     started = [e for e in events if isinstance(e, SentenceStarted)]
@@ -95,12 +98,25 @@ async def test_frames_are_numbered_continuously_across_sentences():
     assert enc.frames == round(sum(s.duration_s for s in started) * FPS)
 
 
+@virtual_time
 async def test_stages_overlap():
+    loop = asyncio.get_running_loop()
     tts = FakeTTS(sample_rate=RATE, delay_s=0.2)
     pipe = make_pipeline(tts, depth=3)
-    t0 = asyncio.get_running_loop().time()
+    t0 = loop.time()
     await collect(pipe, deltas("A one. ", "B two. ", "C three."))
-    assert asyncio.get_running_loop().time() - t0 < 0.5  # three 0.2 s syntheses in parallel
+    # Virtual time, where only the syntheses take any: three 0.2 s ones ran at once (in
+    # sequence they would take 0.6 s, two at a time 0.4 s).
+    assert loop.time() - t0 == pytest.approx(0.2)
+
+
+@virtual_time
+async def test_depth_bounds_the_sentences_in_flight():
+    loop = asyncio.get_running_loop()
+    tts = FakeTTS(sample_rate=RATE, delay_s=0.2)
+    t0 = loop.time()
+    await collect(make_pipeline(tts, depth=2), deltas("A one. ", "B two. ", "C three."))
+    assert loop.time() - t0 == pytest.approx(0.4)  # two at once, then the third
 
 
 async def test_a_failed_text_source_delivers_what_was_spoken_then_fails():
@@ -121,6 +137,7 @@ async def test_a_failed_sentence_is_skipped_and_the_turn_goes_on():
     assert [e.sentence.text for e in events if isinstance(e, SentenceStarted)] == ["Good one."]
 
 
+@virtual_time
 async def test_cancelling_the_consumer_cancels_all_stages_and_closes_the_source():
     tts = FakeTTS(sample_rate=RATE, delay_s=5.0)
     closed = asyncio.Event()
@@ -138,11 +155,12 @@ async def test_cancelling_the_consumer_cancels_all_stages_and_closes_the_source(
             pass
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.2)
+    await until(lambda: tts.calls)  # a synthesis is under way
+    assert not closed.is_set()
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     await asyncio.wait_for(closed.wait(), 1.0)
-    assert tts.cancelled >= 1
+    assert tts.cancelled == len(tts.calls) >= 1  # every synthesis under way was cancelled
 
 
 async def test_reply_deltas_are_passed_through_before_media():
