@@ -54,9 +54,9 @@ class ASRDeployment:
         except Exception as exc:  # unavailable ASR degrades voice input, never the server
             # Clients get a plain sentence; the cause (often a long resolver or Hub error) is
             # for the operator's log only.
-            self._state = "unavailable"
-            self._reason = "the speech model could not be loaded on this server"
             log.warning("voice input unavailable: %s", exc)
+            self._reason = "the speech model could not be loaded on this server"
+            self._state = "unavailable"
 
     def status(self) -> dict:
         return {"available": self._state == "ready", "state": self._state, "reason": self._reason}

@@ -8,6 +8,7 @@ import os
 import signal
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 import ray
@@ -129,9 +130,14 @@ async def test_a_resume_replaces_the_previous_socket(app_url):
                     await first.recv(timeout=30)
             assert getattr(closed.value, "rcvd", None) is not None
             assert closed.value.rcvd.code == 4001
+            # Nothing from the replaced connection (number 1) reaches the session any more.
+            actor = ray.get_actor(session_actor_name(session_id), namespace=NAMESPACE)
+            assert await actor.text.remote(1, "From the old socket.") is False
+            assert await actor.interrupt.remote(1) is False
             await second.ask("Still mine?")
             turn = await second.until("turn_end")
             assert turn.of_type("turn_start")[0]["text"] == "Still mine?"
+            assert not turn.of_type("interrupted")
 
 
 async def test_an_ended_session_actor_process_exits(app_url):
@@ -146,6 +152,19 @@ async def test_an_ended_session_actor_process_exits(app_url):
         assert time.monotonic() < deadline, "the ended session's process is still running"
         await asyncio.sleep(0.25)
     assert actor_table_state(actor) == "DEAD"
+    # It ended quietly: no asyncio complaints about tasks left behind, no traceback.
+    log = _worker_log(pid)
+    for noise in ("Task was destroyed", "Task exception was never retrieved", "Traceback"):
+        assert noise not in log, log[-2000:]
+
+
+def _worker_log(pid: int) -> str:
+    from ray._private import worker
+
+    logs = Path(worker._global_node.get_session_dir_path()) / "logs"
+    files = sorted(logs.glob(f"worker-*-{pid}.*"))
+    assert files, f"no log files of worker {pid} in {logs}"
+    return "".join(f.read_text(errors="replace") for f in files)
 
 
 def _process_exists(pid: int) -> bool:
