@@ -29,19 +29,34 @@ _SERVER = Settings.load(DEFAULT_ARGS).server
 
 
 def normalise(turn: Turn) -> list:
+    """Events in order, without times; the reply text joined into one entry where it began
+    (how the LLM's deltas batch, and how they interleave with media, is timing); media as one
+    entry per turn: ``["media", init segments, fragments, total bytes]``."""
     out: list = []
+    media = {"init": 0, "fragment": 0, "bytes": 0}
+    reply: list | None = None
     for item in turn.items:
         if item.is_media:
-            h = item.header
-            entry = ["media", h["kind"], h["seq"], len(item.payload)]
-        else:
-            e = {k: v for k, v in item.event.items() if k not in TIMING_FIELDS}
-            if e["type"] == "reply_delta" and out and out[-1][0] == "reply_delta":
-                out[-1][1] += e["text"]
-                continue
-            entry = ["reply_delta", e["text"]] if e["type"] == "reply_delta" else ["event", e]
-        out.append(entry)
+            media[item.header["kind"]] += 1
+            media["bytes"] += len(item.payload)
+            continue
+        e = {k: v for k, v in item.event.items() if k not in TIMING_FIELDS}
+        if e["type"] == "reply_delta":
+            if reply is None:
+                reply = ["reply", ""]
+                out.append(reply)
+            reply[1] += e["text"]
+            continue
+        out.append(["event", e])
+    if media["init"]:
+        out.append(["media", media["init"], media["fragment"], media["bytes"]])
     return out
+
+
+def same_media(got: list, want: list) -> bool:
+    """One init segment each and bytes within 5%: how the Avatar's streamed frame chunks
+    fall into fragments is timing, and x264 codes the same frames a little differently then."""
+    return got[0] == want[0] == 1 and abs(got[2] - want[2]) <= 0.05 * want[2]
 
 
 def _is_event(entry: list, kind: str) -> bool:
@@ -92,4 +107,12 @@ async def test_a_scripted_session_matches_the_recording(app_url):
     assert got["session"] == want["session"]
     assert got["interrupted"] == want["interrupted"]
     for part in ("typed", "after_interrupt", "voice"):
-        assert got[part] == want[part], part
+        events = [e for e in got[part] if e[0] != "media"]
+        assert events == [e for e in want[part] if e[0] != "media"], part
+        media = [e for e in got[part] if e[0] == "media"]
+        wanted = [e for e in want[part] if e[0] == "media"]
+        assert len(media) == len(wanted) == 1 and same_media(media[0][1:], wanted[0][1:]), (
+            part,
+            media,
+            wanted,
+        )
