@@ -54,8 +54,13 @@ def serve_cli() -> str:
     return found
 
 
-def test_serve_run_with_an_invalid_setting_exits_naming_the_field(tmp_path):
-    config = bad_config(tmp_path / "serve_config.yaml", port=free_port())
+# Ray's own node start gives up after a fixed 30 s (ray/_private/node.py): on a machine this
+# busy, a second Ray may fail to start at all. That is not the property tested; try again.
+RAY_DID_NOT_START = "The current node timed out during startup"
+
+
+def run_serve(config: Path) -> tuple[int, str]:
+    """``serve run CONFIG`` to its end; its exit status and output."""
     # Short on purpose: Ray's unix socket paths live under it (108-byte limit).
     ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     env = {**os.environ, "RAY_TMPDIR": ray_tmp}
@@ -81,8 +86,17 @@ def test_serve_run_with_an_invalid_setting_exits_naming_the_field(tmp_path):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         shutil.rmtree(ray_tmp, ignore_errors=True)
+    return proc.returncode, output
 
-    assert proc.returncode != 0, output[-4000:]
+
+@pytest.mark.timeout(4 * STOPS_WITHIN_S)
+def test_serve_run_with_an_invalid_setting_exits_naming_the_field(tmp_path):
+    config = bad_config(tmp_path / "serve_config.yaml", port=free_port())
+    for _ in range(3):
+        returncode, output = run_serve(config)
+        if RAY_DID_NOT_START not in output:
+            break
+    assert returncode != 0, output[-4000:]
     lines = [line for line in output.splitlines() if "invalid setting avatar.size" in line]
     assert lines, output[-4000:]
     # One line says it all: the field, pydantic's bound, the allowed range, the bad value.
