@@ -37,9 +37,6 @@ class SessionStore:
     def delete(self, session_id: str) -> None:
         self._saved.pop(session_id, None)
 
-    def count(self) -> int:
-        return len(self._saved)
-
 
 def get_store(app_name: str):
     """The application's store actor, created on first use."""

@@ -14,7 +14,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from actors.messages import MediaChunk
 from actors.outbox import StreamEnd
 from config import Settings
-from serve_app.directory import NAMESPACE
 from serve_app.metrics import record_client_error
 from serve_app.protocol import (
     CLOSE_CAPACITY,
@@ -30,8 +29,8 @@ from serve_app.protocol import (
 from serve_app.session_pool import (
     create_session_actor,
     end_session_actor,
+    find_session_actor,
     new_session_id,
-    session_actor_name,
 )
 from serve_app.session_restore import restore_session
 
@@ -168,10 +167,12 @@ class Connection:
         return actor, session_id, False
 
     async def _resume(self, session_id: str, avatar_info: dict):
+        actor = find_session_actor(session_id)
+        if actor is None:
+            return None
         try:
-            actor = ray.get_actor(session_actor_name(session_id), namespace=NAMESPACE)
             state = await actor.state.remote()
-        except (ValueError, *_ACTOR_GONE):
+        except _ACTOR_GONE:
             return None
         if state == "ended":
             return None
@@ -188,8 +189,8 @@ class Connection:
         decision = await self.ctx.directory.admit.remote(session_id, self.client)
         for victim in decision.evict:  # detached sessions whose slots went to this one
             log.info("session=%s evicted for a new session", victim)
-            with contextlib.suppress(ValueError, *_ACTOR_GONE):
-                gone = ray.get_actor(session_actor_name(victim), namespace=NAMESPACE)
+            gone = find_session_actor(victim)
+            if gone is not None:
                 gone.end.remote("evicted: its slot went to a new session")
         if not decision.admitted:
             await self._refuse(decision.code, decision.reason)

@@ -12,9 +12,9 @@ import logging
 
 import ray
 
+from actors.session_store import NAMESPACE
 from serve_app.admission import Admission, Decision
 
-NAMESPACE = "avatar-chat"
 RECONCILE_S = 5.0
 log = logging.getLogger("avatar_chat.directory")
 
@@ -61,14 +61,10 @@ class SessionDirectory:
 
     async def reconcile(self) -> int:
         """Drop the slots of sessions whose actor no longer exists; returns how many."""
-        from serve_app.session_pool import session_actor_name
+        from serve_app.session_pool import find_session_actor
 
         def exists(session_id: str) -> bool:
-            try:
-                ray.get_actor(session_actor_name(session_id), namespace=NAMESPACE)
-                return True
-            except ValueError:
-                return False
+            return find_session_actor(session_id) is not None
 
         gone = [sid for sid in self._book.sessions() if not await asyncio.to_thread(exists, sid)]
         for sid in gone:

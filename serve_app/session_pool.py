@@ -33,6 +33,14 @@ def session_actor_name(session_id: str) -> str:
     return f"avatar-session-{session_id}"
 
 
+def find_session_actor(session_id: str):
+    """The live (or restarting) SessionActor of ``session_id``, or None if there is none."""
+    try:
+        return ray.get_actor(session_actor_name(session_id), namespace=NAMESPACE)
+    except ValueError:
+        return None
+
+
 def new_session_id() -> str:
     return secrets.token_urlsafe(18)
 
