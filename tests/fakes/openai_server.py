@@ -67,7 +67,7 @@ class FakeOpenAIServer:
         self.fail_times = fail_times
         self.model = model
         self.requests: list[dict[str, Any]] = []
-        self.completed_streams = 0  # streams sent in full, up to [DONE]
+        self.completed_streams = 0  # streams sent in full, counted as [DONE] is sent
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
@@ -206,10 +206,12 @@ class _Handler(BaseHTTPRequestHandler):
                     return
             self._event({"content": token})
         self._event({}, finish_reason="stop")
-        self._write_chunk(b"data: [DONE]\n\n")
-        self._write_chunk(b"")  # terminating zero-length chunk
+        # Counted before [DONE] goes out: a client that has read [DONE] must find it counted
+        # (counting after the write raced the client, which may return and assert first).
         with fake._lock:
             fake.completed_streams += 1
+        self._write_chunk(b"data: [DONE]\n\n")
+        self._write_chunk(b"")  # terminating zero-length chunk
 
     def _event(self, delta: dict[str, Any], finish_reason: str | None = None) -> None:
         chunk = {
