@@ -38,8 +38,9 @@ from tests.shared import SHARED  # noqa: E402
 
 def prepare(workdir: Path) -> dict:
     """The fp32 and int8 models, the astro pack and real model inputs (cached in workdir)."""
-    from actors.avatar.prepare import AvatarPack, prepare_avatar
-    from models.quantize import face_windows, quantize_wav2lip, speech_windows
+    from actors.engines.avatar.calibration import face_windows, speech_windows
+    from actors.engines.avatar.prepare import AvatarPack, prepare_avatar
+    from models.quantize import quantize_wav2lip
     from models.wav2lip_graph import build_wav2lip_onnx, count_flops
 
     workdir.mkdir(parents=True, exist_ok=True)

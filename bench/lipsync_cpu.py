@@ -13,7 +13,7 @@ CPU_LAYOUTS = ((1, 1), (2, 1), (1, 2))
 
 
 def runner(path: Path, threads: int | None, providers: list[str], runs: int = 1):
-    from actors.avatar.wav2lip import Wav2LipRunner
+    from actors.engines.avatar.wav2lip_runner import Wav2LipRunner
 
     return Wav2LipRunner(
         model_path=path, providers=providers, intra_op_threads=threads, parallel_runs=runs

@@ -51,10 +51,10 @@ def serve_figures(m: dict, precision: str, threads: int, rounds: int) -> dict:
     import ray
     from ray import serve
 
-    from actors.messages import TTSAudio
+    from actors.core.messages import TTSAudio
     from config import Settings
-    from serve_app.lipsync import LipSync
-    from serve_app.wav2lip_avatar import Wav2LipAvatarDeployment
+    from serve_app.deployments.lipsync_pool import LipSync
+    from serve_app.deployments.wav2lip_avatar import Wav2LipAvatarDeployment
     from tests.serve_fixtures import free_port
 
     settings = Settings.load(

@@ -71,8 +71,8 @@ def measure(sizes: list[int], repeats: int) -> dict:
 
     import cv2
 
-    from actors.local import LocalStages
-    from actors.text import SentenceSplitter
+    from actors.pipeline.local_stages import LocalStages
+    from actors.pipeline.splitter import SentenceSplitter
 
     cv2.setNumThreads(1)
     splitter = SentenceSplitter()

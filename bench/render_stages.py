@@ -35,10 +35,10 @@ class Clock:
 
 def time_tts(settings, sentences) -> tuple[tuple[float, float], list]:
     """(wall, CPU) seconds to speak every sentence, and the frame-padded audio of each."""
-    from actors.messages import TTSAudio, pad_to_frames
-    from actors.tts import make_tts
+    from actors.core.messages import TTSAudio, pad_to_frames
+    from actors.engines.tts import tts_engines
 
-    tts = make_tts(settings.tts)
+    tts = tts_engines.create(settings.tts)
     tts.synthesize_blocking("Warm up.")
     clock = Clock()
     audios = [tts.synthesize_blocking(s.text) for s in sentences]
@@ -111,8 +111,8 @@ def profile_encode(stages, audios) -> dict[str, float]:
 
 async def run_pipeline(stages) -> dict:
     """One ``say`` turn: (wall, CPU) seconds, media seconds and first-media seconds."""
-    from actors.local import verbatim
-    from actors.turn_events import TurnDone
+    from actors.pipeline.local_stages import verbatim
+    from actors.pipeline.turn_events import TurnDone
 
     clock = Clock()
     done = None

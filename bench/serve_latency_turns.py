@@ -9,8 +9,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from actors.aac import AAC_PRIMING_SAMPLES
-from actors.mp4boxes import aac_end
+from actors.media.aac import AAC_PRIMING_SAMPLES
+from actors.media.mp4boxes import aac_end
 
 FIRST_TOKEN_S, TOKENS_PER_S = 0.3, 20.0
 REPLY = (

@@ -116,7 +116,7 @@ class VADReplica:
     """The session's VAD rebuilt locally and fed the same chunks: when the run was long enough."""
 
     def __init__(self, vad_settings) -> None:
-        from actors.vad import SileroVAD
+        from actors.engines.vad.silero import SileroVAD
 
         self.barge_in_ms = vad_settings.barge_in_ms
         self.vad = SileroVAD.from_settings(vad_settings)
@@ -126,7 +126,7 @@ class VADReplica:
         """``((chunk index, trigger sample, detection sample), speech_started chunk index)``
         (trial-local): the first chunk after which the run reaches ``barge_in_ms``, and the
         first one whose feed emits ``SpeechStarted``; None where none does."""
-        from actors.messages import SpeechStarted
+        from actors.core.messages import SpeechStarted
 
         offset, found, started = self.fed, None, None
         for k, at in enumerate(range(0, len(pcm), CHUNK)):

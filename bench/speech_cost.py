@@ -32,8 +32,8 @@ ASR_TEXT = "Can you tell me what the weather will be like?"
 
 
 def vad_cost(cpu: int, whole_repeats: int = 5) -> list[list]:
-    from actors.silero_model import WINDOW, shared_model
-    from actors.vad import SileroVAD
+    from actors.engines.vad.silero import SileroVAD
+    from actors.engines.vad.silero_model import WINDOW, shared_model
     from tests.fakes.speech import speech_with_silence
 
     gaps = [0.8, 1.5, 2.5, 1.0, 1.5]
@@ -99,7 +99,7 @@ def three_second_utterance() -> np.ndarray:
 
 
 def asr_latency(repeats: int) -> list[list]:
-    from actors.asr import WhisperASR
+    from actors.engines.asr.whisper import WhisperASR
     from tests.fakes.tiny_whisper import build_tiny_whisper
 
     pcm = three_second_utterance()

@@ -4,14 +4,24 @@ from config.conversation_settings import (
     ASRSettings,
     LLMSettings,
     TextSettings,
-    TTSSettings,
     VADSettings,
 )
 from config.media_settings import AvatarSettings, EncoderSettings, LipSyncSettings
 from config.server_settings import ServerSettings
 from config.settings import ENV_OVERRIDES, Settings
+from config.tts_settings import (
+    EdgeTTSSettings,
+    EspeakTTSSettings,
+    FallbackTTSSettings,
+    TTSEngineSettings,
+    TTSSettings,
+)
 
 __all__ = [
+    "EdgeTTSSettings",
+    "EspeakTTSSettings",
+    "FallbackTTSSettings",
+    "TTSEngineSettings",
     "ASRSettings",
     "ENV_OVERRIDES",
     "AvatarSettings",

@@ -1,10 +1,10 @@
-"""Settings of the conversation: language model, text limits, speech out and in."""
+"""Settings of the conversation: language model, text limits, speech in."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
 from config.section import Section
 
@@ -50,29 +50,6 @@ class TextSettings(Section):
     )
 
 
-class TTSSettings(Section):
-    engine: Literal["auto", "edge", "espeak"] = Field(
-        "auto", description="auto: edge-tts with espeak-ng fallback; edge or espeak: only that."
-    )
-    edge_voice: str = Field("en-US-AriaNeural", description="edge-tts voice name.")
-    espeak_voice: str = Field("en-us", description="espeak-ng voice (language) name.")
-    espeak_rate_wpm: int = Field(165, ge=80, le=450, description="espeak-ng speaking rate.")
-    edge_timeout_s: float = Field(
-        2.0, gt=0, description="An edge-tts sentence slower than this falls back to espeak-ng."
-    )
-    breaker_retry_s: float = Field(
-        30.0, ge=0, description="After an edge-tts failure, use espeak-ng only for this long."
-    )
-    sample_rate: int = Field(24000, description="Output sample rate of all speech (Hz).")
-
-    @field_validator("sample_rate")
-    @classmethod
-    def _rate(cls, v: int) -> int:
-        if v not in (16000, 24000, 48000):
-            raise ValueError("must be 16000, 24000 or 48000")
-        return v
-
-
 class VADSettings(Section):
     enabled: bool = Field(True, description="Detect speech in microphone audio (Silero VAD).")
     threshold: float = Field(0.5, gt=0, lt=1, description="Speech probability that starts speech.")
@@ -104,7 +81,8 @@ class ASRSettings(Section):
         description="faster-whisper model name (downloaded on first use) or local model dir.",
     )
     worker: str = Field(
-        "actors.asr:WhisperASR", description="Import path of the ASR worker class (tests swap it)."
+        "actors.engines.asr.whisper:WhisperASR",
+        description="Import path of the ASR worker class (tests swap it).",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: CUDA float16 when a GPU is present, else CPU int8."

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from config.engine_settings import EngineSettings, choices
 from config.settings import ENV_OVERRIDES, Settings
 
 HEADER = """# Configuration reference
@@ -28,6 +29,9 @@ def _rows(model: type[BaseModel], prefix: str = "") -> list[str]:
     for name, field in model.model_fields.items():
         path = f"{prefix}{name}"
         annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, EngineSettings):
+            rows.extend(_engine_rows(annotation, path, field, nested=bool(prefix)))
+            continue
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             rows.append(f"\n## `{path}`\n")
             rows.append("| setting | type | default | meaning |")
@@ -41,6 +45,20 @@ def _rows(model: type[BaseModel], prefix: str = "") -> list[str]:
         type_name = type_name.replace("typing.", "").replace("pydantic.types.", "")
         type_name = type_name.replace("|", "or")
         rows.append(f"| `{path}` | {type_name} | `{default!r}` | {field.description} |")
+    return rows
+
+
+def _engine_rows(base: type[EngineSettings], path: str, field, *, nested: bool) -> list[str]:
+    """A section of any registered engine: the default's name, then one table per engine."""
+    default = field.get_default(call_default_factory=True).engine
+    if nested:  # an engine inside an engine (a fallback's primary): the tables are above
+        return [f"| `{path}` | {base.__name__} | `{default!r}` | {field.description} |"]
+    rows = [f"\n## `{path}`\n", f"{field.description} `engine` picks one (default `{default}`):"]
+    for name, settings_class in sorted(choices(base).items()):
+        rows.append(f"\n### `{path}` with `engine: {name}`\n")
+        rows.append("| setting | type | default | meaning |")
+        rows.append("| --- | --- | --- | --- |")
+        rows.extend(_rows(settings_class, f"{path}."))
     return rows
 
 

@@ -2,7 +2,7 @@
 
 Every field has a default and a description. Secrets and endpoints come from the
 environment (never from files): see ``ENV_OVERRIDES``. Invalid values fail at
-start with pydantic's message, which names the field (``tts.edge_timeout_s``).
+start with pydantic's message, which names the field (``tts.timeout_s``).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from config.conversation_settings import (
     ASRSettings,
     LLMSettings,
     TextSettings,
-    TTSSettings,
     VADSettings,
 )
 from config.media_settings import AvatarSettings, EncoderSettings, LipSyncSettings
 from config.section import Section
 from config.server_settings import ServerSettings
+from config.tts_settings import FallbackTTSSettings, TTSSettings
 
 
 class Settings(Section):
@@ -30,7 +30,9 @@ class Settings(Section):
 
     llm: LLMSettings = Field(default_factory=LLMSettings)
     text: TextSettings = Field(default_factory=TextSettings)
-    tts: TTSSettings = Field(default_factory=TTSSettings)
+    tts: TTSSettings = Field(
+        default_factory=FallbackTTSSettings, description="Speech out: one engine's settings."
+    )
     avatar: AvatarSettings = Field(default_factory=AvatarSettings)
     encoder: EncoderSettings = Field(default_factory=EncoderSettings)
     lipsync: LipSyncSettings = Field(default_factory=LipSyncSettings)
@@ -82,6 +84,8 @@ def _from_env(env: dict[str, str]) -> dict[str, Any]:
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    if "engine" in top and top["engine"] != base.get("engine", top["engine"]):
+        return dict(top)  # another engine: the old one's settings do not apply to it
     merged = dict(base)
     for key, value in top.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):

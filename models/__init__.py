@@ -6,7 +6,7 @@ functions that need them, so importing this package is cheap.
 
 from models.export import ExportError, convert_checkpoint, make_torch_wav2lip, state_dict_to_onnx
 from models.fetch import ChecksumMismatch, DownloadError, FetchError, download, fetch_model
-from models.quantize import psnr, quantize_model, quantize_wav2lip
+from models.quantize import psnr, quantize_wav2lip
 from models.registry import (
     REGISTRY,
     ModelMissing,
@@ -34,7 +34,6 @@ __all__ = [
     "make_torch_wav2lip",
     "model_path",
     "psnr",
-    "quantize_model",
     "quantize_wav2lip",
     "require_model",
     "sha256_file",

@@ -1,6 +1,6 @@
 """Wav2Lip PyTorch checkpoint -> ONNX (``mel`` [B,1,80,16], ``face`` [B,6,96,96] -> ``output``).
 
-The layer table below transcribes the published network (Rudrabha/Wav2Lip,
+The layer table (``models.wav2lip_layers``) transcribes the published network (Rudrabha/Wav2Lip,
 ``models/wav2lip.py`` and ``models/conv.py``); its walk order and prefixes give the
 checkpoint's state-dict keys. The ONNX graph is written from the weights directly, with each
 BatchNorm folded into its convolution, so the graph has fixed input names and a dynamic batch
@@ -16,35 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-# (kind, cin, cout, kernel, stride, padding). "conv": Conv2d+BatchNorm+ReLU; "res": the same
-# with the input added before the ReLU; "up": ConvTranspose2d+BatchNorm+ReLU, output_padding
-# stride-1.
-FACE_ENCODER = (
-    (("conv", 6, 16, 7, 1, 3),),
-    (("conv", 16, 32, 3, 2, 1),) + (("res", 32, 32, 3, 1, 1),) * 2,
-    (("conv", 32, 64, 3, 2, 1),) + (("res", 64, 64, 3, 1, 1),) * 3,
-    (("conv", 64, 128, 3, 2, 1),) + (("res", 128, 128, 3, 1, 1),) * 2,
-    (("conv", 128, 256, 3, 2, 1),) + (("res", 256, 256, 3, 1, 1),) * 2,
-    (("conv", 256, 512, 3, 2, 1), ("res", 512, 512, 3, 1, 1)),
-    (("conv", 512, 512, 3, 1, 0), ("conv", 512, 512, 1, 1, 0)),
-)
-AUDIO_ENCODER = (
-    (("conv", 1, 32, 3, 1, 1),) + (("res", 32, 32, 3, 1, 1),) * 2
-    + (("conv", 32, 64, 3, (3, 1), 1),) + (("res", 64, 64, 3, 1, 1),) * 2
-    + (("conv", 64, 128, 3, 3, 1),) + (("res", 128, 128, 3, 1, 1),) * 2
-    + (("conv", 128, 256, 3, (3, 2), 1), ("res", 256, 256, 3, 1, 1))
-    + (("conv", 256, 512, 3, 1, 0), ("conv", 512, 512, 1, 1, 0))
-)  # fmt: skip
-FACE_DECODER = (
-    (("conv", 512, 512, 1, 1, 0),),
-    (("up", 1024, 512, 3, 1, 0), ("res", 512, 512, 3, 1, 1)),
-    (("up", 1024, 512, 3, 2, 1),) + (("res", 512, 512, 3, 1, 1),) * 2,
-    (("up", 768, 384, 3, 2, 1),) + (("res", 384, 384, 3, 1, 1),) * 2,
-    (("up", 512, 256, 3, 2, 1),) + (("res", 256, 256, 3, 1, 1),) * 2,
-    (("up", 320, 128, 3, 2, 1),) + (("res", 128, 128, 3, 1, 1),) * 2,
-    (("up", 160, 64, 3, 2, 1),) + (("res", 64, 64, 3, 1, 1),) * 2,
-)
-OUTPUT_LAYER = ("conv", 80, 32, 3, 1, 1)  # output_block.0; then a plain 1x1 conv and sigmoid
+from models.wav2lip_layers import AUDIO_ENCODER, FACE_DECODER, FACE_ENCODER, OUTPUT_LAYER
+
 BN_EPS = 1e-5  # nn.BatchNorm2d's default, which Wav2Lip keeps
 _BN_KEYS = ("weight", "bias", "running_mean", "running_var")
 _INSTALL_HINT = 'pip install "avatar-chat[export]"'

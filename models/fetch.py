@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from models.registry import ModelSpec, get_spec, model_path, sha256_file
+from models.wav2lip_layers import FACE_SHAPE, MEL_SHAPE
 
 PayloadFormat = Literal["onnx", "pytorch"]
 _CHECKPOINT_SUFFIXES = {".pth", ".pt", ".ckpt", ".tar"}
@@ -175,18 +176,21 @@ def _install(spec: ModelSpec, payload: Path, fmt: str, staged: Path, source: str
 def _validate(spec: ModelSpec, path: Path, source: str) -> None:
     """Load the staged file: a Wav2Lip model must have Wav2Lip's inputs and run one frame."""
     import numpy as np
+    import onnxruntime as ort
 
     try:
-        if spec.kind == "pytorch":
-            from actors.avatar.wav2lip import FACE_SHAPE, MEL_SHAPE, Wav2LipRunner
-
-            runner = Wav2LipRunner(model_path=path, providers=["CPUExecutionProvider"])
-            out = runner.infer(np.zeros((1, *MEL_SHAPE), np.float32), np.zeros((1, *FACE_SHAPE)))
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        if spec.kind == "pytorch":  # converted from a checkpoint: Wav2Lip's own shapes
+            by_shape = {tuple(i.shape[1:]): i.name for i in session.get_inputs()}
+            missing = {MEL_SHAPE, FACE_SHAPE} - by_shape.keys()
+            if missing:
+                raise ValueError(f"it has no input of shape {sorted(missing)}")
+            feed = {
+                by_shape[MEL_SHAPE]: np.zeros((1, *MEL_SHAPE), np.float32),
+                by_shape[FACE_SHAPE]: np.zeros((1, *FACE_SHAPE), np.float32),
+            }
+            (out,) = session.run(None, feed)[:1]
             if not np.isfinite(out).all():
                 raise ValueError("it produces non-finite output")
-        else:
-            import onnxruntime as ort
-
-            ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own types for a bad file
         raise FetchError(f"{source} is not a usable {spec.name} model: {exc}") from exc

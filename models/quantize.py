@@ -1,10 +1,9 @@
 """Static int8 (QDQ) quantisation of the Wav2Lip ONNX model, calibrated on real inputs.
 
-Activation ranges come from what the model really sees: mel windows of espeak-ng speech
-(``actors.avatar.features``) and the face crop of a prepared portrait, masked and paired
-with itself as reference the way the lip-sync stage does (``self_reference_input``). Weights
-are quantised per output channel. ``onnxruntime.quantization`` (which needs ``onnx``) is
-imported only when quantising.
+Activation ranges come from what the model really sees: the caller passes mel windows and face
+inputs (``actors.engines.avatar.calibration`` makes them from espeak-ng speech and a prepared
+portrait, the way the lip-sync stage does). Weights are quantised per output channel.
+``onnxruntime.quantization`` (which needs ``onnx``) is imported only when quantising.
 """
 
 from __future__ import annotations
@@ -18,12 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from models.subpixel import rewrite_conv_transposes
-
-CALIBRATION_TEXT = (
-    "Hello! I am your talking avatar. Would you like to hear about the weather, the mountains "
-    "or the quiet blue ocean? Just ask me anything at all."
-)
-DEFAULT_FRAMES = 48
+from models.wav2lip_layers import FACE_SHAPE, MEL_SHAPE
 
 
 def psnr(a: np.ndarray, b: np.ndarray, *, peak: float = 1.0) -> float:
@@ -33,35 +27,6 @@ def psnr(a: np.ndarray, b: np.ndarray, *, peak: float = 1.0) -> float:
         raise ValueError(f"shapes differ: {a.shape} and {b.shape}")
     mse = float(np.mean((a - b) ** 2))
     return float("inf") if mse == 0.0 else float(10.0 * np.log10(peak**2 / mse))
-
-
-def speech_windows(n_frames: int = DEFAULT_FRAMES, *, text: str = CALIBRATION_TEXT, fps=25):
-    """``[n_frames, 1, 80, 16]`` mel windows spread evenly over espeak-ng speaking ``text``."""
-    from actors.avatar.features import mel_windows, melspectrogram
-    from actors.espeak import EspeakTTS
-
-    if n_frames < 1:
-        raise ValueError(f"n_frames must be >= 1, got {n_frames}")
-    audio = EspeakTTS(sample_rate=16000).synthesize_blocking(text)
-    total = max(1, -(-len(audio.pcm) * fps // audio.sample_rate))
-    windows = mel_windows(melspectrogram(audio.pcm, audio.sample_rate), total, fps)
-    return windows[np.linspace(0, total - 1, n_frames).round().astype(int)]
-
-
-def face_windows(crops: np.ndarray, n_frames: int = DEFAULT_FRAMES) -> np.ndarray:
-    """``[n_frames, 6, 96, 96]`` face inputs cycling through RGB crops ``[N, 96, 96, 3]``."""
-    from actors.avatar.wav2lip import self_reference_input
-
-    return self_reference_input(np.asarray(crops)[np.arange(n_frames) % len(crops)])
-
-
-def portrait_crops(image: str | Path, *, models_dir: str | Path) -> np.ndarray:
-    """Face crops of a photo, found and cut as ``prepare_avatar`` does (into a throwaway pack)."""
-    from actors.avatar.prepare import prepare_avatar
-
-    with tempfile.TemporaryDirectory(prefix="avatar-chat-calibration-") as tmp:
-        pack = prepare_avatar(image, name="calibration", avatars_dir=tmp, models_dir=models_dir)
-    return pack.crops
 
 
 @lru_cache(maxsize=1)
@@ -89,11 +54,13 @@ def _reader_class():
 
 
 def _input_names(path: Path) -> tuple[str, str]:
-    from actors.avatar.wav2lip import Wav2LipRunner
+    import onnxruntime as ort
 
-    runner = Wav2LipRunner(model_path=path, providers=["CPUExecutionProvider"])
-    by_shape = {tuple(i.shape[1:]): i.name for i in runner.session.get_inputs()}
-    return by_shape[(1, 80, 16)], by_shape[(6, 96, 96)]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    by_shape = {tuple(i.shape[1:]): i.name for i in session.get_inputs()}
+    if MEL_SHAPE not in by_shape or FACE_SHAPE not in by_shape:
+        raise ValueError(f"{path} does not have Wav2Lip's inputs {MEL_SHAPE} and {FACE_SHAPE}")
+    return by_shape[MEL_SHAPE], by_shape[FACE_SHAPE]
 
 
 def _has_vnni() -> bool:
@@ -152,21 +119,3 @@ def quantize_wav2lip(
         )  # fmt: skip
         os.replace(staged, int8_path)
     return int8_path
-
-
-def quantize_model(
-    name: str,
-    models_dir: str | Path,
-    *,
-    crops: np.ndarray,
-    n_frames: int = DEFAULT_FRAMES,
-    text: str = CALIBRATION_TEXT,
-) -> Path:
-    """Quantise registry model ``name`` (fp32 in ``models_dir``) to its ``_int8`` file."""
-    from models.registry import model_path, require_model
-
-    fp32 = require_model(name, models_dir)
-    mel = speech_windows(n_frames, text=text)
-    return quantize_wav2lip(
-        fp32, model_path(name, models_dir, precision="int8"), mel, face_windows(crops, n_frames)
-    )

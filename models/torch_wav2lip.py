@@ -1,4 +1,4 @@
-"""Wav2Lip as a torch ``nn.Module`` built from the layer table in ``models.export``.
+"""Wav2Lip as a torch ``nn.Module`` built from the layer table in ``models.wav2lip_layers``.
 
 Its ``state_dict`` keys match the published checkpoints (Rudrabha/Wav2Lip), so it loads
 one unchanged; ``models.export`` runs it on the same weights as the ONNX graph to check the
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.export import AUDIO_ENCODER, FACE_DECODER, FACE_ENCODER, OUTPUT_LAYER
+from models.wav2lip_layers import AUDIO_ENCODER, FACE_DECODER, FACE_ENCODER, OUTPUT_LAYER
 
 
 class ConvLayer(nn.Module):

@@ -18,10 +18,10 @@ from ray.serve.exceptions import RayServeException
 
 from config import Settings
 from config.errors import SettingsError
-from serve_app.deployments import TTSDeployment
-from serve_app.ingress import Ingress
-from serve_app.speech import ASRDeployment
-from serve_app.wav2lip_avatar import avatar_deployment
+from serve_app.deployments.asr import ASRDeployment
+from serve_app.deployments.ingress import Ingress
+from serve_app.deployments.tts import TTSDeployment
+from serve_app.deployments.wav2lip_avatar import avatar_deployment
 
 log = logging.getLogger("avatar_chat.app")
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import ray
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from actors.messages import MediaChunk
-from actors.outbox import StreamEnd
+from actors.core.messages import MediaChunk
+from actors.pipeline.outbox import StreamEnd
+from actors.session.metrics import record_client_error
 from config import Settings
-from serve_app.metrics import record_client_error
 from serve_app.protocol import (
     CLOSE_CAPACITY,
     CLOSE_REPLACED,

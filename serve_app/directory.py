@@ -12,7 +12,7 @@ import logging
 
 import ray
 
-from actors.session_store import NAMESPACE
+from actors.session.store import NAMESPACE
 from serve_app.admission import Admission, Decision
 
 RECONCILE_S = 5.0

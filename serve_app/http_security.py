@@ -153,7 +153,7 @@ class SocketGate:
         cls, *, allowed_origins: Iterable[str], environ: Mapping[str, str] | None = None
     ) -> SocketGate:
         """A gate with the token of ``AVATAR_CHAT_TOKEN`` (if set) and Ray's error counter."""
-        from serve_app.metrics import record_client_error
+        from actors.session.metrics import record_client_error
 
         return cls(
             allowed_origins=allowed_origins, token=read_token(environ), record=record_client_error

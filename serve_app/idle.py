@@ -6,8 +6,8 @@ import asyncio
 
 import numpy as np
 
-from actors.messages import samples_per_frame
-from actors.stages import make_encoder
+from actors.core.messages import samples_per_frame
+from actors.pipeline.builders import make_encoder
 from config import Settings
 
 IDLE_HALF_FRAMES = 60  # 2.4 s forward, then back: about 4.7 s per loop

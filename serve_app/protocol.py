@@ -7,9 +7,9 @@ import struct
 import time
 from dataclasses import dataclass
 
-from actors.media import codecs_of
-from actors.messages import MediaChunk
-from actors.textclean import InputTextError, clean_text
+from actors.core.messages import MediaChunk
+from actors.core.textclean import InputTextError, clean_text
+from actors.media.encoder import codecs_of
 
 PROTOCOL_VERSION = 1
 CLOSE_CAPACITY = 1013  # "try again later"

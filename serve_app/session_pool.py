@@ -20,7 +20,7 @@ from collections import deque
 
 import ray
 
-from actors.session import SessionActor
+from actors.session.actor import SessionActor
 from config import Settings
 from serve_app.directory import NAMESPACE
 

@@ -48,7 +48,7 @@ def wav2lip_models_dir(tmp_path_factory, random_wav2lip) -> Path:
 @pytest.fixture(scope="session")
 def astro_pack(tmp_path_factory, shared_models):
     """``(avatars_dir, pack)``: the portrait prepared once as avatar 'astro' (read-only)."""
-    from actors.avatar.prepare import prepare_avatar
+    from actors.engines.avatar.prepare import prepare_avatar
 
     avatars = tmp_path_factory.mktemp("avatars")
     portrait = SHARED / "data" / "portrait_astronaut.png"

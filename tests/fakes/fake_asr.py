@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from actors.messages import Transcript
+from actors.core.messages import Transcript
 
 
 class ScriptedASR:

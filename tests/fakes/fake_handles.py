@@ -1,7 +1,7 @@
 """Stand-ins for the Serve deployment handles a SessionActor's stages call (fault injection).
 
 They mimic exactly the handle calls ``actors/deployment_stages.py`` makes:
-``tts.synthesize.remote(text)._to_object_ref()`` and
+``tts.synthesize.remote(sentence)._to_object_ref()`` and
 ``avatar.options(stream=True).talking.remote(audio_or_ref, first_frame, n_samples, session)``.
 """
 
@@ -11,7 +11,7 @@ import asyncio
 
 import numpy as np
 
-from actors.messages import TTSAudio
+from actors.core.messages import Sentence, TTSAudio
 
 
 class _Ref:
@@ -39,18 +39,18 @@ class _Method:
 
 
 class FakeTTSHandle:
-    """``synthesize.remote(text)``: a tone of ``seconds_per_char`` per character."""
+    """``synthesize.remote(sentence)``: a tone of ``seconds_per_char`` per character."""
 
     def __init__(self, *, sample_rate: int = 24000, seconds_per_char: float = 0.02) -> None:
         self.sample_rate, self.seconds_per_char = sample_rate, seconds_per_char
-        self.synthesize = _Method(lambda text: _Call(lambda: self._speak(text)))
+        self.synthesize = _Method(lambda sentence: _Call(lambda: self._speak(sentence)))
         self.calls = 0
 
-    async def _speak(self, text: str) -> TTSAudio:
+    async def _speak(self, sentence: Sentence) -> TTSAudio:
         self.calls += 1
         await asyncio.sleep(0)
-        n = max(1, int(len(text) * self.seconds_per_char * self.sample_rate))
-        return TTSAudio(np.zeros(n, np.int16), self.sample_rate, "fake")
+        n = max(1, int(len(sentence.text) * self.seconds_per_char * self.sample_rate))
+        return TTSAudio(np.zeros(n, np.int16), self.sample_rate, "fake", sentence)
 
 
 class FakeFrameStream:

@@ -1,4 +1,4 @@
-"""A scriptable TTS engine for fault injection (``TTSEngine`` interface)."""
+"""A scriptable TTS engine for fault injection: a ``TTS`` like any other."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import asyncio
 
 import numpy as np
 
-from actors.messages import TTSAudio
+from actors.core.messages import Sentence, TTSAudio
+from actors.engines.tts import TTS
 
 
-class FakeTTS:
-    """``str -> TTSAudio``: a sine tone ``seconds_per_char`` long per character of text.
+class FakeTTS(TTS):
+    """``Sentence -> TTSAudio``: a sine tone ``seconds_per_char`` long per character of text.
 
     Knobs (plain attributes, changeable between calls):
     ``delay_s`` waits before answering; ``fail_times`` makes the first N calls raise
@@ -43,7 +44,8 @@ class FakeTTS:
         self.calls: list[str] = []
         self.cancelled = 0
 
-    async def synthesize(self, text: str) -> TTSAudio:
+    async def synthesize(self, sentence: Sentence) -> TTSAudio:
+        text = sentence.text
         self.calls.append(text)
         call_number = len(self.calls)
         try:
@@ -56,7 +58,7 @@ class FakeTTS:
             raise
         if call_number <= self.fail_times:
             raise self.error(f"{self.name}: scripted failure {call_number}/{self.fail_times}")
-        return TTSAudio(pcm=self.tone(len(text)), sample_rate=self.sample_rate, engine=self.name)
+        return TTSAudio(self.tone(len(text)), self.sample_rate, self.name, sentence)
 
     def tone(self, n_chars: int) -> np.ndarray:
         n = max(1, round(n_chars * self.seconds_per_char * self.sample_rate))

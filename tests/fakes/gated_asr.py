@@ -24,7 +24,7 @@ class GatedWhisperASR:
     give_up_s = 900.0  # a test that never releases leaves no loader thread behind for long
 
     def __new__(cls, model: str, **options):
-        from actors.asr import WhisperASR
+        from actors.engines.asr.whisper import WhisperASR
 
         gate, deadline = release_file(model), time.monotonic() + cls.give_up_s
         while not gate.exists():

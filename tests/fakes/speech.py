@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from actors.espeak import EspeakTTS
+from actors.engines.tts.espeak import EspeakTTS
 
 TRIM_DB = 40.0  # frames quieter than the loudest frame by more than this are silence
 FRAME_S = 0.005  # energy frame for trimming: 5 ms resolution of the truth

@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-from actors.avatar.sprite import SpriteAvatar
+from actors.engines.avatar.sprite import SpriteAvatar
 from tests.fakes.openai_server import FakeOpenAIServer
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,7 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     full_env.pop("OPENAI_BASE_URL", None)
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "actors.cli", *args],
+        [sys.executable, "-m", "actors.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=240,

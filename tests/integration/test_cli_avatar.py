@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from actors.avatar.prepare import AvatarPack
-from actors.cli import main
+from actors.cli.main import main
+from actors.engines.avatar.prepare import AvatarPack
 from tests.conftest import ROOT, SHARED
 
 pytestmark = pytest.mark.integration
@@ -20,7 +20,7 @@ PORTRAIT = SHARED / "data" / "portrait_astronaut.png"
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "actors.cli", *args],
+        [sys.executable, "-m", "actors.cli.main", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 

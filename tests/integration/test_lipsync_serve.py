@@ -154,7 +154,11 @@ async def test_two_sessions_share_inference_batches(apps):
 
 
 async def test_lipsync_takes_uint8_crops_and_returns_uint8_mouths(apps, random_wav2lip):
-    from actors.avatar.wav2lip import Wav2LipRunner, output_to_rgb, prepare_face_input
+    from actors.engines.avatar.wav2lip_runner import (
+        Wav2LipRunner,
+        output_to_rgb,
+        prepare_face_input,
+    )
 
     crops = apps.pack.crops[np.zeros(5, int)]
     mel = np.random.default_rng(0).uniform(-4, 1, (5, 1, 80, 16)).astype(np.float32)

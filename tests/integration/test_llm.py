@@ -11,7 +11,7 @@ from contextlib import aclosing
 
 import pytest
 
-from actors.llm import ChatHistory, ChatLLM, LLMError
+from actors.engines.llm.openai_chat import ChatHistory, ChatLLM, LLMError
 from tests.fakes import openai_server
 from tests.fakes.openai_server import FakeOpenAIServer, split_tokens
 

@@ -12,9 +12,10 @@ import numpy as np
 import onnx
 import pytest
 
-from actors.avatar.wav2lip import Wav2LipRunner
-from actors.cli import main
-from models.quantize import face_windows, portrait_crops, psnr, speech_windows
+from actors.cli.main import main
+from actors.engines.avatar.calibration import face_windows, portrait_crops, speech_windows
+from actors.engines.avatar.wav2lip_runner import Wav2LipRunner
+from models.quantize import psnr
 from tests.conftest import SHARED
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import actors.asr as asr_module
-from actors.asr import ASRUnavailable, DownloadProgress, WhisperASR
-from actors.messages import Transcript, Utterance
+import actors.engines.asr.whisper as asr_module
+from actors.core.messages import Transcript, Utterance
+from actors.engines.asr.whisper import ASRUnavailable, DownloadProgress, WhisperASR
 from tests.fakes.speech import speech_with_silence
 from tests.fakes.tiny_whisper import LANGUAGES, build_tiny_whisper
 
@@ -142,11 +142,11 @@ def test_auto_device_picks_cuda_float16_only_with_a_gpu(
 
 def test_download_progress_is_shown_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     out = io.StringIO()
-    with caplog.at_level(logging.INFO, logger="actors.asr"):
+    with caplog.at_level(logging.INFO, logger="actors.engines.asr.whisper"):
         bar = DownloadProgress(total=2048, desc="Downloading model.bin", unit="B", file=out)
         bar.update(1024)
         bar.update(1024)
         bar.close()
     assert "Downloading model.bin" in out.getvalue()  # shown though the file is no terminal
-    logged = [r.getMessage() for r in caplog.records if r.name == "actors.asr"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "actors.engines.asr.whisper"]
     assert logged and "Downloading model.bin" in logged[-1] and "100%" in logged[-1]

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from config import Settings
-from serve_app.speech import ASRDeployment
+from serve_app.deployments.asr import ASRDeployment
 from tests.fakes.failing_asr import SECRET_LOOKING_DETAIL
 
 pytestmark = pytest.mark.unit

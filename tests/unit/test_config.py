@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_defaults_are_offline_and_valid():
     s = Settings.load(env={})
-    assert s.llm.offline and s.tts.engine == "auto" and s.avatar.kind == "sprite"
+    assert s.llm.offline and s.tts.engine == "fallback" and s.avatar.kind == "sprite"
 
 
 def test_environment_overrides_endpoint_model_and_key():
@@ -41,13 +41,14 @@ def test_secret_never_appears_in_repr_or_dumps():
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"tts": {"edge_timeout_s": 0}}, "tts.edge_timeout_s"),
+        ({"tts": {"timeout_s": 0}}, "tts.timeout_s"),
         ({"tts": {"sample_rate": 44100}}, "tts.sample_rate"),
         ({"avatar": {"size": 1000}}, "avatar.size"),
         ({"avatar": {"fps": 30}}, "avatar.fps"),
         ({"server": {"max_sessions": 0}}, "server.max_sessions"),
-        ({"tts": {"engine": "festival"}}, "tts.engine"),
+        ({"tts": {"engine": "festival"}}, "unknown engine 'festival'"),
         ({"tts": {"voice": "x"}}, "tts.voice"),  # unknown keys are refused, not ignored
+        ({"tts": {"primary": {"engine": "espeak", "rate_wpm": 9}}}, "tts.primary.rate_wpm"),
     ],
 )
 def test_invalid_values_name_the_field(overrides, field):

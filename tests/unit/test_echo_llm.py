@@ -7,7 +7,7 @@ from contextlib import aclosing
 
 import pytest
 
-from actors.llm import ChatHistory, ChatLLM, EchoLLM, make_llm
+from actors.engines.llm.openai_chat import ChatHistory, ChatLLM, EchoLLM, make_llm
 from config import LLMSettings
 
 pytestmark = pytest.mark.unit

@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from actors.espeak import EspeakTTS
-from actors.tts import SILENCE_S, speakable_text
+from actors.core.messages import Sentence
+from actors.engines.tts import SILENCE_S, speakable_text
+from actors.engines.tts.espeak import EspeakTTS
 
 pytestmark = pytest.mark.unit
 
@@ -20,7 +21,7 @@ def rms(pcm: np.ndarray) -> float:
 
 @pytest.mark.parametrize("sample_rate", [24000, 16000])
 async def test_hello_world_is_speech_at_the_requested_rate(sample_rate):
-    audio = await EspeakTTS(sample_rate=sample_rate).synthesize("Hello world.")
+    audio = await EspeakTTS(sample_rate=sample_rate).synthesize(Sentence("Hello world."))
     assert audio.engine == "espeak"
     assert audio.sample_rate == sample_rate
     assert audio.pcm.dtype == np.int16 and audio.pcm.ndim == 1
@@ -31,15 +32,15 @@ async def test_hello_world_is_speech_at_the_requested_rate(sample_rate):
 async def test_default_rate_is_24000_and_rates_agree_on_duration():
     tts_24k, tts_16k = EspeakTTS(), EspeakTTS(sample_rate=16000)
     assert tts_24k.sample_rate == 24000
-    a = await tts_24k.synthesize("The quick brown fox jumps over the lazy dog.")
-    b = await tts_16k.synthesize("The quick brown fox jumps over the lazy dog.")
+    a = await tts_24k.synthesize(Sentence("The quick brown fox jumps over the lazy dog."))
+    b = await tts_16k.synthesize(Sentence("The quick brown fox jumps over the lazy dog."))
     assert a.duration_s == pytest.approx(b.duration_s, rel=0.1)
 
 
 async def test_rate_wpm_changes_speaking_speed():
     text = "Speaking slowly takes longer than speaking fast."
-    slow = await EspeakTTS(rate_wpm=100).synthesize(text)
-    fast = await EspeakTTS(rate_wpm=300).synthesize(text)
+    slow = await EspeakTTS(rate_wpm=100).synthesize(Sentence(text))
+    fast = await EspeakTTS(rate_wpm=300).synthesize(Sentence(text))
     assert slow.duration_s > 1.8 * fast.duration_s
 
 
@@ -56,14 +57,14 @@ async def test_rate_wpm_changes_speaking_speed():
     ],
 )
 async def test_unusual_unicode_does_not_crash(text):
-    audio = await EspeakTTS().synthesize(text)
+    audio = await EspeakTTS().synthesize(Sentence(text))
     assert audio.sample_rate == 24000 and audio.pcm.dtype == np.int16
     assert audio.duration_s > 0.3 and rms(audio.pcm) > 100
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\x00\x01\x02", "\u200b\u200f"])
 async def test_nothing_to_speak_gives_short_silence(text):
-    audio = await EspeakTTS(sample_rate=16000).synthesize(text)
+    audio = await EspeakTTS(sample_rate=16000).synthesize(Sentence(text))
     assert len(audio.pcm) == round(16000 * SILENCE_S)
     assert not np.any(audio.pcm)
 
@@ -86,7 +87,7 @@ def test_options_are_validated():
 async def test_other_voice_after_failed_voice_still_works():
     with pytest.raises(ValueError):
         EspeakTTS(voice="no-such-voice-xx")
-    audio = await EspeakTTS(voice="de").synthesize("Guten Tag.")
+    audio = await EspeakTTS(voice="de").synthesize(Sentence("Guten Tag."))
     assert rms(audio.pcm) > 500
 
 
@@ -102,7 +103,7 @@ def test_concurrent_threads_with_different_options_get_their_own_speech():
     engines = [slow, fast] * 4
 
     def speak(engine: EspeakTTS):
-        return engine, asyncio.run(engine.synthesize(text))
+        return engine, asyncio.run(engine.synthesize(Sentence(text)))
 
     with ThreadPoolExecutor(max_workers=len(engines)) as pool:
         results = list(pool.map(speak, engines))

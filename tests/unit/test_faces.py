@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from actors.avatar.faces import BlazeFaceDetector, FaceBox, make_anchors
+from actors.engines.avatar.faces import BlazeFaceDetector, FaceBox, make_anchors
 from tests.conftest import SHARED
 
 pytestmark = pytest.mark.unit

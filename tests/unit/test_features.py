@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from actors.avatar.features import (
+from actors.engines.avatar.features import (
     _mel_basis,
     mel_windows,
     melspectrogram,
@@ -64,7 +64,7 @@ def test_serving_does_not_import_librosa():
     import sys
 
     code = (
-        "import sys, numpy as np; from actors.avatar.features import melspectrogram; "
+        "import sys, numpy as np; from actors.engines.avatar.features import melspectrogram; "
         "melspectrogram(np.zeros(1600, np.float32)); print('librosa' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

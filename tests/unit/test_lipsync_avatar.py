@@ -6,13 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from actors.avatar import faces
-from actors.avatar.lipsync import Wav2LipAvatar, frame_count, unavailable_reason
-from actors.avatar.pasteback import feather_mask
-from actors.avatar.prepare import PACK_VERSION, AvatarPack
-from actors.avatar.sprite import SpriteAvatar
-from actors.avatar.wav2lip import Wav2LipRunner, output_to_rgb, prepare_face_input
-from actors.local import make_avatar
+from actors.engines.avatar import faces
+from actors.engines.avatar.pasteback import feather_mask
+from actors.engines.avatar.prepare import PACK_VERSION, AvatarPack
+from actors.engines.avatar.sprite import SpriteAvatar
+from actors.engines.avatar.wav2lip import Wav2LipAvatar, frame_count, unavailable_reason
+from actors.engines.avatar.wav2lip_runner import Wav2LipRunner, output_to_rgb, prepare_face_input
+from actors.pipeline.local_stages import make_avatar
 from config import Settings
 
 pytestmark = pytest.mark.unit

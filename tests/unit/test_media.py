@@ -10,11 +10,11 @@ import av
 import numpy as np
 import pytest
 
-from actors.aac import AAC_PRIMING_SAMPLES
-from actors.media import FragmentedMP4Encoder
-from actors.messages import MediaChunk, TTSAudio
-from actors.mp4boxes import aac_end
-from actors.mp4mux import write_mp4
+from actors.core.messages import MediaChunk, TTSAudio
+from actors.media.aac import AAC_PRIMING_SAMPLES
+from actors.media.encoder import FragmentedMP4Encoder
+from actors.media.mp4boxes import aac_end
+from actors.media.mp4mux import write_mp4
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from actors.messages import MediaChunk
-from actors.outbox import merge_reply_deltas, next_batch
+from actors.core.messages import MediaChunk
+from actors.pipeline.outbox import merge_reply_deltas, next_batch
 from tests.fakes.virtual_time import virtual_time
 
 pytestmark = pytest.mark.unit

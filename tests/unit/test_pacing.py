@@ -8,9 +8,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from actors.fragments import FIRST_SENTENCE_CHUNKS, FRAGMENT_FRAMES, fragment_sizes
-from actors.messages import MediaChunk, Sentence, TTSAudio
-from actors.turn import TurnPipeline
+from actors.core.messages import MediaChunk, Sentence, TTSAudio
+from actors.media.fragments import FIRST_SENTENCE_CHUNKS, FRAGMENT_FRAMES, fragment_sizes
+from actors.pipeline.turn import TurnPipeline
 from tests.fakes.fake_tts import FakeTTS
 from tests.fakes.virtual_time import virtual_time
 
@@ -50,7 +50,7 @@ def pipeline(
     tts = FakeTTS(sample_rate=RATE, seconds_per_char=0.02)  # ~1 s of speech per 50 chars
 
     async def speak(sentence: Sentence) -> TTSAudio:
-        audio = await tts.synthesize(sentence.text)
+        audio = await tts.synthesize(sentence)
         return TTSAudio(audio.pcm, audio.sample_rate, "fake", sentence)
 
     async def animate(audio: TTSAudio, first_frame: int):

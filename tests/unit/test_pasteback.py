@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from actors.avatar.pasteback import feather_mask, paste_mouth
-from actors.avatar.prepare import AvatarPack
+from actors.engines.avatar.pasteback import feather_mask, paste_mouth
+from actors.engines.avatar.prepare import AvatarPack
 
 pytestmark = pytest.mark.unit
 

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from actors.avatar import faces
-from actors.avatar.faces import FaceBox
-from actors.avatar.prepare import (
+from actors.engines.avatar import faces
+from actors.engines.avatar.faces import FaceBox
+from actors.engines.avatar.prepare import (
     AvatarPack,
     NoFaceFoundError,
     UnreadableInputError,

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from actors.avatar.base import AvatarRenderer
-from actors.avatar.envelope import MouthEnvelope, frame_levels_db
-from actors.avatar.sprite import EYE_REGION, SpriteAvatar
+from actors.engines.avatar.base import AvatarRenderer
+from actors.engines.avatar.envelope import MouthEnvelope, frame_levels_db
+from actors.engines.avatar.sprite import EYE_REGION, SpriteAvatar
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from actors.messages import Sentence, TextDelta
-from actors.text import SentenceSplitter
+from actors.core.messages import Sentence, TextDelta
+from actors.pipeline.splitter import SentenceSplitter
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""FallbackTTS (timeout + circuit breaker), EdgeTTS's MP3 path, and make_tts."""
+"""FallbackTTS (timeout + circuit breaker), EdgeTTS's MP3 path, and the TTS registry."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import edge_tts
 import numpy as np
 import pytest
 
-from actors.espeak import EspeakTTS
-from actors.tts import EdgeTTS, FallbackTTS, decode_mp3, make_tts
-from config import TTSSettings
+from actors.core.messages import Sentence
+from actors.engines.tts import EdgeTTS, EspeakTTS, FallbackTTS, decode_mp3, tts_engines
+from config import EdgeTTSSettings, EspeakTTSSettings, FallbackTTSSettings, Settings
 from tests.fakes.clock import FakeClock
 from tests.fakes.fake_tts import FakeTTS
 from tests.fakes.virtual_time import virtual_time
@@ -27,7 +27,7 @@ def breaker_warnings(caplog) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "actors.tts" and r.levelno == logging.WARNING
+        if r.name == "actors.engines.tts.fallback" and r.levelno == logging.WARNING
     ]
 
 
@@ -68,12 +68,12 @@ async def test_hanging_primary_first_sentence_falls_back_within_timeout_then_ski
     tts = FallbackTTS(primary, fallback, timeout_s=0.3, retry_after_s=30.0, clock=loop.time)
 
     start = loop.time()
-    first = await tts.synthesize("First sentence.")
+    first = await tts.synthesize(Sentence("First sentence."))
     assert first.engine == "espeak"
     assert loop.time() - start == pytest.approx(0.3)  # virtual time: exactly the timeout
     assert tts.breaker_open
 
-    second = await tts.synthesize("Second sentence.")
+    second = await tts.synthesize(Sentence("Second sentence."))
     assert second.engine == "espeak"
     assert primary.calls == ["First sentence."]
     assert fallback.calls == ["First sentence.", "Second sentence."]
@@ -99,13 +99,13 @@ async def test_real_edge_tts_unreachable_falls_back_to_real_espeak(
     # itself (a refused connection), not by running out of time.
     tts = FallbackTTS(edge, EspeakTTS(), timeout_s=60.0, retry_after_s=30.0)
 
-    first = await tts.synthesize("Hello there.")
+    first = await tts.synthesize(Sentence("Hello there."))
     assert first.engine == "espeak" and first.sample_rate == 24000
     assert first.duration_s > 0.3
     assert tts.breaker_open
     assert connections == ["Hello there."]
 
-    second = await tts.synthesize("How are you?")
+    second = await tts.synthesize(Sentence("How are you?"))
     assert second.engine == "espeak" and second.duration_s > 0.3
     assert connections == ["Hello there."]  # edge-tts was not tried for the second sentence
     warnings = breaker_warnings(caplog)
@@ -115,7 +115,7 @@ async def test_real_edge_tts_unreachable_falls_back_to_real_espeak(
 async def test_real_edge_tts_unreachable_raises_connection_error(closed_port):
     edge = EdgeTTS(proxy=f"http://127.0.0.1:{closed_port}")
     with pytest.raises(aiohttp.ClientConnectionError):
-        await edge.synthesize("Hello.")
+        await edge.synthesize(Sentence("Hello."))
 
 
 # --- breaker ----------------------------------------------------------------------------
@@ -126,16 +126,16 @@ async def test_breaker_closes_after_retry_interval(caplog):
     primary = FakeTTS(name="edge", fail_times=1)
     tts = FallbackTTS(primary, FakeTTS(name="espeak"), retry_after_s=30.0, clock=clock)
 
-    assert (await tts.synthesize("one")).engine == "espeak"
+    assert (await tts.synthesize(Sentence("one"))).engine == "espeak"
     assert tts.breaker_open
     clock.now += 29.0
-    assert (await tts.synthesize("two")).engine == "espeak"
+    assert (await tts.synthesize(Sentence("two"))).engine == "espeak"
     assert tts.breaker_open and primary.calls == ["one"]
 
     clock.now += 1.0
     assert not tts.breaker_open
-    assert (await tts.synthesize("three")).engine == "edge"  # the trial call succeeds
-    assert (await tts.synthesize("four")).engine == "edge"
+    assert (await tts.synthesize(Sentence("three"))).engine == "edge"  # the trial call succeeds
+    assert (await tts.synthesize(Sentence("four"))).engine == "edge"
     assert primary.calls == ["one", "three", "four"]
     assert not tts.breaker_open
     assert len(breaker_warnings(caplog)) == 1
@@ -146,12 +146,12 @@ async def test_failed_trial_reopens_breaker_with_a_new_warning(caplog):
     primary = FakeTTS(name="edge", fail_times=2)
     tts = FallbackTTS(primary, FakeTTS(name="espeak"), retry_after_s=10.0, clock=clock)
 
-    await tts.synthesize("one")
+    await tts.synthesize(Sentence("one"))
     clock.now += 10.0
-    assert (await tts.synthesize("two")).engine == "espeak"  # trial fails
+    assert (await tts.synthesize(Sentence("two"))).engine == "espeak"  # trial fails
     assert tts.breaker_open
     clock.now += 9.0
-    assert (await tts.synthesize("three")).engine == "espeak"
+    assert (await tts.synthesize(Sentence("three"))).engine == "espeak"
     assert primary.calls == ["one", "two"]
     warnings = breaker_warnings(caplog)
     assert len(warnings) == 2 and all("ConnectionError" in w for w in warnings)
@@ -162,10 +162,12 @@ async def test_only_one_trial_call_while_half_open():
     clock = FakeClock()
     primary = FakeTTS(name="edge", fail_times=1)
     tts = FallbackTTS(primary, FakeTTS(name="espeak"), retry_after_s=5.0, clock=clock)
-    await tts.synthesize("fails")
+    await tts.synthesize(Sentence("fails"))
     clock.now += 5.0
     primary.delay_s = 0.2
-    results = await asyncio.gather(tts.synthesize("trial"), tts.synthesize("meanwhile"))
+    results = await asyncio.gather(
+        tts.synthesize(Sentence("trial")), tts.synthesize(Sentence("meanwhile"))
+    )
     assert [a.engine for a in results] == ["edge", "espeak"]
     assert primary.calls == ["fails", "trial"]
 
@@ -173,7 +175,7 @@ async def test_only_one_trial_call_while_half_open():
 async def test_zero_retry_interval_tries_primary_every_time():
     primary = FakeTTS(name="edge", fail_times=2)
     tts = FallbackTTS(primary, FakeTTS(name="espeak"), retry_after_s=0.0)
-    engines = [(await tts.synthesize(t)).engine for t in ["a", "b", "c"]]
+    engines = [(await tts.synthesize(Sentence(t))).engine for t in ["a", "b", "c"]]
     assert engines == ["espeak", "espeak", "edge"]
     assert len(primary.calls) == 3
 
@@ -182,7 +184,7 @@ async def test_zero_retry_interval_tries_primary_every_time():
 async def test_slow_primary_within_timeout_is_used():
     primary = FakeTTS(name="edge", delay_s=1.9)  # virtual time: just inside the timeout
     tts = FallbackTTS(primary, FakeTTS(name="espeak"), timeout_s=2.0)
-    audio = await tts.synthesize("hello")
+    audio = await tts.synthesize(Sentence("hello"))
     assert audio.engine == "edge" and not tts.breaker_open
     assert audio.duration_s == pytest.approx(5 * primary.seconds_per_char, abs=1e-3)
 
@@ -192,14 +194,14 @@ async def test_fallback_failure_propagates():
         FakeTTS(fail_times=1), FakeTTS(fail_times=1, error=RuntimeError), timeout_s=1.0
     )
     with pytest.raises(RuntimeError, match="scripted failure"):
-        await tts.synthesize("doomed")
+        await tts.synthesize(Sentence("doomed"))
 
 
 def test_fallback_options_are_validated():
     with pytest.raises(ValueError, match="timeout_s"):
-        FallbackTTS(FakeTTS(), FakeTTS(), timeout_s=0)
+        FallbackTTSSettings(timeout_s=0)
     with pytest.raises(ValueError, match="retry_after_s"):
-        FallbackTTS(FakeTTS(), FakeTTS(), retry_after_s=-1)
+        FallbackTTSSettings(retry_after_s=-1)
     with pytest.raises(ValueError, match="sample_rate"):
         FallbackTTS(FakeTTS(sample_rate=24000), FakeTTS(sample_rate=16000))
 
@@ -235,7 +237,7 @@ async def test_edge_tts_synthesize_decodes_streamed_chunks(monkeypatch):
 
     edge = EdgeTTS(voice="en-GB-SoniaNeural", sample_rate=16000)
     monkeypatch.setattr(edge_tts, "Communicate", StreamingCommunicate)
-    audio = await edge.synthesize("Hello\x00 world.")
+    audio = await edge.synthesize(Sentence("Hello\x00 world."))
     assert received == [("Hello world.", "en-GB-SoniaNeural", None)]
     assert audio.engine == "edge" and audio.sample_rate == 16000
     assert audio.duration_s == pytest.approx(0.8, abs=0.1)
@@ -243,7 +245,7 @@ async def test_edge_tts_synthesize_decodes_streamed_chunks(monkeypatch):
 
 
 async def test_edge_tts_empty_text_is_silence_without_network(closed_port):
-    audio = await EdgeTTS(proxy=f"http://127.0.0.1:{closed_port}").synthesize(" \x00 ")
+    audio = await EdgeTTS(proxy=f"http://127.0.0.1:{closed_port}").synthesize(Sentence(" \x00 "))
     assert audio.engine == "edge" and len(audio.pcm) > 0 and not np.any(audio.pcm)
 
 
@@ -252,18 +254,31 @@ def test_edge_tts_rejects_malformed_voice():
         EdgeTTS(voice="not a voice")
 
 
-# --- make_tts -------------------------------------------------------------------------------
+# --- the registry builds each engine from its settings ---------------------------------------
 
 
-def test_make_tts_builds_each_engine():
-    auto = make_tts(TTSSettings(edge_timeout_s=1.5, breaker_retry_s=12.0, sample_rate=16000))
+def test_registry_builds_each_engine_from_its_settings():
+    auto = tts_engines.create(
+        FallbackTTSSettings(timeout_s=1.5, retry_after_s=12.0, sample_rate=16000)
+    )
     assert isinstance(auto, FallbackTTS)
     assert isinstance(auto.primary, EdgeTTS) and isinstance(auto.fallback, EspeakTTS)
     assert (auto.timeout_s, auto.retry_after_s, auto.sample_rate) == (1.5, 12.0, 16000)
+    assert auto.primary.sample_rate == auto.fallback.sample_rate == 16000
 
-    edge = make_tts(TTSSettings(engine="edge", edge_voice="en-GB-RyanNeural"))
+    edge = tts_engines.create(EdgeTTSSettings(voice="en-GB-RyanNeural"))
     assert isinstance(edge, EdgeTTS) and edge.voice == "en-GB-RyanNeural"
 
-    espeak = make_tts(TTSSettings(engine="espeak", espeak_voice="de", espeak_rate_wpm=200))
+    espeak = tts_engines.create(EspeakTTSSettings(voice="de", rate_wpm=200))
     assert isinstance(espeak, EspeakTTS)
     assert (espeak.voice, espeak.rate_wpm, espeak.sample_rate) == ("de", 200, 24000)
+
+
+def test_settings_choose_the_engine_by_name():
+    espeak = Settings.load({"tts": {"engine": "espeak", "rate_wpm": 200}}, env={}).tts
+    assert isinstance(espeak, EspeakTTSSettings) and espeak.rate_wpm == 200
+    nested = Settings.load({"tts": {"primary": {"engine": "espeak"}}}, env={}).tts
+    assert isinstance(nested.primary, EspeakTTSSettings)  # a fallback of two espeak engines
+    assert sorted(tts_engines.names()) == ["edge", "espeak", "fallback"]
+    with pytest.raises(ValueError, match="unknown TTS engine 'festival'"):
+        tts_engines.get("festival")

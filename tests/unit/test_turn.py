@@ -7,9 +7,9 @@ import asyncio
 import numpy as np
 import pytest
 
-from actors.messages import MediaChunk, Sentence, TextDelta, TTSAudio
-from actors.turn import TurnPipeline
-from actors.turn_events import SentenceStarted, TurnDone, TurnFailed
+from actors.core.messages import MediaChunk, Sentence, TextDelta, TTSAudio
+from actors.pipeline.turn import TurnPipeline
+from actors.pipeline.turn_events import SentenceStarted, TurnDone, TurnFailed
 from tests.fakes.fake_tts import FakeTTS
 from tests.fakes.virtual_time import until, virtual_time
 
@@ -40,7 +40,7 @@ class FakeEncoder:
 
 def make_pipeline(tts, *, animate_delay=None, depth=3, encoders=None):
     async def speak(sentence: Sentence) -> TTSAudio:
-        audio = await tts.synthesize(sentence.text)
+        audio = await tts.synthesize(sentence)
         return TTSAudio(audio.pcm, audio.sample_rate, "fake", sentence)
 
     async def animate(audio: TTSAudio, first_frame: int):

@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from actors.conversation import Conversation
-from actors.deployment_stages import DeploymentStages
-from actors.llm import EchoLLM
-from actors.messages import MediaChunk
-from actors.outbox import StreamBreak
+from actors.core.messages import MediaChunk
+from actors.engines.llm.openai_chat import EchoLLM
+from actors.pipeline.conversation import Conversation
+from actors.pipeline.outbox import StreamBreak
+from actors.session.remote_stages import DeploymentStages
 from config import Settings
 from tests.fakes.fake_handles import FakeAvatarHandle, FakeTTSHandle
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actors.messages import AudioChunk, SpeechStarted, Utterance
-from actors.vad import WINDOW, SileroVAD
+from actors.core.messages import AudioChunk, SpeechStarted, Utterance
+from actors.engines.vad.silero import WINDOW, SileroVAD
 from tests.fakes.speech import speech_with_silence
 
 pytestmark = pytest.mark.unit

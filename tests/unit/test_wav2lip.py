@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from actors.avatar.wav2lip import Wav2LipRunner, output_to_rgb, prepare_face_input
+from actors.engines.avatar.wav2lip_runner import Wav2LipRunner, output_to_rgb, prepare_face_input
 from models.wav2lip_graph import count_flops
 
 pytestmark = pytest.mark.unit

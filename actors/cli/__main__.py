@@ -1,0 +1,3 @@
+from actors.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,175 @@
+"""Speech recognition with faster-whisper (CTranslate2 Whisper models)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import ctranslate2
+import faster_whisper.utils
+import huggingface_hub
+import numpy as np
+import soxr
+from faster_whisper import WhisperModel
+from tqdm.auto import tqdm
+
+from actors.core.messages import Transcript, Utterance
+
+logger = logging.getLogger(__name__)
+
+# The files of a converted model, as faster-whisper's own download_model fetches them.
+_MODEL_FILES = ["config.json", "preprocessor_config.json", "model.bin", "tokenizer.json",
+                "vocabulary.*"]  # fmt: skip
+SAMPLE_RATE = 16000  # what Whisper's feature extractor expects
+
+
+class ASRUnavailable(RuntimeError):
+    """The ASR model could not be found, downloaded or loaded."""
+
+    def __init__(self, model: str, reason: str):
+        self.model = model
+        self.reason = reason
+        super().__init__(
+            f"speech recognition is unavailable: Whisper model {model!r} could not be loaded "
+            f"({reason}). A model name is downloaded from the Hugging Face Hub on first use; "
+            "offline, set the ASR model to a local CTranslate2 Whisper model directory."
+        )
+
+
+class DownloadProgress(tqdm):
+    """A download progress bar that is always shown and also written to the log.
+
+    faster-whisper's own ``download_model`` hides huggingface_hub's bars; this one is
+    passed as ``tqdm_class`` instead, so a first-use download of a large model is visible
+    in a terminal and in a Ray replica's log alike (every ``log_every_s`` and at the end).
+    """
+
+    log_every_s = 5.0
+
+    def __init__(self, *args, **kwargs):
+        kwargs["disable"] = False
+        self._logged_at = 0.0
+        super().__init__(*args, **kwargs)
+
+    def update(self, n: float | None = 1) -> bool | None:
+        shown = super().update(n)
+        if time.monotonic() - self._logged_at >= self.log_every_s:
+            self._log()
+        return shown
+
+    def close(self) -> None:
+        if not self.disable and self.n:
+            self._log()
+        super().close()
+
+    def _log(self) -> None:
+        self._logged_at = time.monotonic()
+        logger.info("model download: %s", self)
+
+
+class WhisperASR:
+    """``Utterance -> Transcript``: one faster-whisper model, loaded once at construction.
+
+    ``model`` is a faster-whisper model name (``"base"``, ``"small.en"``, a Hub id) or a
+    local directory. ``device="auto"`` picks CUDA float16 when CTranslate2 sees a GPU,
+    else CPU int8. ``language=None`` detects the language per utterance. ``transcribe``
+    blocks (call it from a thread or use ``atranscribe``); each utterance is decoded on
+    its own, without the previous text as a prompt and without timestamps. Loading
+    failures raise ``ASRUnavailable``.
+    """
+
+    def __init__(
+        self,
+        model: str = "base",
+        *,
+        device: str = "auto",
+        compute_type: str | None = None,
+        language: str | None = None,
+        beam_size: int = 5,
+        cpu_threads: int = 0,
+        download_root: Path | str | None = None,
+        local_files_only: bool = False,
+    ):
+        if device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+        if cpu_threads < 0:
+            raise ValueError(
+                f"cpu_threads must be >= 0 (0: CTranslate2's default), got {cpu_threads}"
+            )
+        if device == "auto":
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        self.model_name = str(model)
+        self.device = device
+        self.compute_type = compute_type or ("float16" if device == "cuda" else "int8")
+        self.beam_size = beam_size
+        path = self._locate(download_root, local_files_only)
+        try:
+            self._model = WhisperModel(
+                path, device=device, compute_type=self.compute_type, cpu_threads=cpu_threads
+            )
+        except Exception as exc:  # CTranslate2 raises plain RuntimeError/ValueError
+            raise ASRUnavailable(self.model_name, f"{type(exc).__name__}: {exc}") from exc
+        self.languages = list(self._model.supported_languages)
+        if language is not None and language not in self.languages:
+            raise ValueError(f"language {language!r} is not supported by {self.model_name!r}")
+        self.language = language
+        logger.info("ASR model %s loaded on %s (%s)", self.model_name, device, self.compute_type)
+
+    def _locate(self, download_root: Path | str | None, local_files_only: bool) -> str:
+        """A local model directory: the given one, or the named model from the Hub cache."""
+        name = self.model_name
+        path = Path(name).expanduser()
+        if path.is_dir():
+            return str(path)
+        if path.is_absolute() or name.startswith((".", "~")) or name.count("/") > 1:
+            raise ASRUnavailable(name, f"no model directory at {path}")
+        repo = name if "/" in name else getattr(faster_whisper.utils, "_MODELS", {}).get(name)
+        if repo is None:
+            known = ", ".join(faster_whisper.utils.available_models())
+            raise ASRUnavailable(name, f"unknown model name; known names: {known}")
+        logger.info("fetching ASR model %s (%s); the first use downloads it", name, repo)
+        try:
+            return huggingface_hub.snapshot_download(
+                repo,
+                allow_patterns=_MODEL_FILES,
+                cache_dir=None if download_root is None else str(download_root),
+                local_files_only=local_files_only,
+                tqdm_class=DownloadProgress,
+            )
+        except Exception as exc:  # offline, missing from the cache, unknown repo, disk full
+            raise ASRUnavailable(name, f"{type(exc).__name__}: {exc}") from exc
+
+    def transcribe(self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Transcript:
+        """Recognise PCM16 mono speech (blocking). Other rates are resampled to 16 kHz."""
+        pcm = np.asarray(pcm)
+        if pcm.ndim != 1 or pcm.dtype != np.int16:
+            raise ValueError(f"expected 1-D int16 PCM, got {pcm.dtype} with shape {pcm.shape}")
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+        if len(pcm) == 0:
+            return Transcript(text="", language=self.language, asr_s=0.0)
+        started = time.perf_counter()
+        audio = pcm.astype(np.float32) / 32768.0
+        if sample_rate != SAMPLE_RATE:
+            audio = soxr.resample(audio, sample_rate, SAMPLE_RATE).astype(np.float32)
+        segments, info = self._model.transcribe(
+            audio,
+            language=self.language,
+            beam_size=self.beam_size,
+            vad_filter=False,  # the session's VAD already cut the utterance
+            condition_on_previous_text=False,
+            without_timestamps=True,
+        )
+        text = "".join(segment.text for segment in segments).strip()  # decodes lazily
+        return Transcript(text=text, language=info.language, asr_s=time.perf_counter() - started)
+
+    def transcribe_utterance(self, utterance: Utterance) -> Transcript:
+        return self.transcribe(utterance.pcm, utterance.sample_rate)
+
+    async def atranscribe(self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Transcript:
+        """``transcribe`` in a worker thread, so the event loop keeps running."""
+        return await asyncio.to_thread(self.transcribe, pcm, sample_rate)

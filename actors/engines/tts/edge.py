@@ -1,0 +1,73 @@
+"""``EdgeTTS``: Microsoft Edge's online neural voices through ``edge-tts``."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import av
+import edge_tts
+import numpy as np
+
+from actors.core.messages import Sentence, TTSAudio
+from actors.engines.tts.base import TTS, silence, speakable_text, tts_engines
+from config.tts_settings import EdgeTTSSettings
+
+__all__ = ["EdgeTTS", "decode_mp3"]
+
+
+def decode_mp3(data: bytes, sample_rate: int) -> np.ndarray:
+    """MP3 bytes -> PCM16 mono at ``sample_rate`` (PyAV decodes and resamples; no ffmpeg binary)."""
+    if not data:
+        raise ValueError("no MP3 data to decode")
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
+    parts: list[np.ndarray] = []
+    with av.open(io.BytesIO(data), mode="r", format="mp3") as container:
+        for frame in container.decode(audio=0):
+            parts.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(frame))
+    parts.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(None))
+    if not parts:
+        raise ValueError("MP3 data held no audio frames")
+    return np.concatenate(parts).astype(np.int16, copy=False)
+
+
+@tts_engines.register
+class EdgeTTS(TTS):
+    """``Sentence -> TTSAudio``: Microsoft Edge's online neural voices through ``edge-tts``.
+
+    The service streams MP3 (24 kHz mono); it is decoded and resampled to ``sample_rate``
+    in a thread. Needs the network: failures raise (aiohttp / edge_tts errors) for
+    ``FallbackTTS`` to handle. Options are ``EdgeTTSSettings`` fields (or that object).
+    Text with nothing to speak gives a short silence without calling the service.
+    """
+
+    name = "edge"
+    settings_class = EdgeTTSSettings
+
+    def __init__(self, settings: EdgeTTSSettings | None = None, /, **options) -> None:
+        s = settings if settings is not None else EdgeTTSSettings(**options)
+        try:  # edge-tts checks the voice's form when a Communicate is built (no network)
+            edge_tts.Communicate("probe", s.voice, proxy=s.proxy)
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"bad edge-tts voice or proxy ({s.voice!r}, {s.proxy!r}): {err}"
+            ) from err
+        self.settings = s
+        self.voice = s.voice
+        self.sample_rate = s.sample_rate
+        self.proxy = s.proxy
+        self.connect_timeout_s = s.connect_timeout_s
+
+    async def synthesize(self, sentence: Sentence) -> TTSAudio:
+        spoken = speakable_text(sentence.text)
+        if not spoken:
+            return TTSAudio(silence(self.sample_rate), self.sample_rate, self.name, sentence)
+        communicate = edge_tts.Communicate(
+            spoken, self.voice, proxy=self.proxy, connect_timeout=self.connect_timeout_s
+        )
+        mp3 = bytearray()
+        async for chunk in communicate.stream():
+            if chunk["type"] == "audio":  # the rest is word/sentence boundary metadata
+                mp3 += chunk["data"]
+        pcm = await asyncio.to_thread(decode_mp3, bytes(mp3), self.sample_rate)
+        return TTSAudio(pcm, self.sample_rate, self.name, sentence)

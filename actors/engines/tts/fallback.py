@@ -1,0 +1,126 @@
+"""The circuit breaker in front of a speech engine: ``Sentence -> TTSAudio``.
+
+``FallbackTTS`` is a TTS engine made of two: it puts a second engine (offline espeak-ng)
+behind a first one (online edge-tts) with a timeout, and stops trying the first for a while
+after it fails. Its settings name both engines, which the registry builds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from actors.core.messages import Sentence, TTSAudio
+from actors.engines.tts.base import TTS, tts_engines
+from config.tts_settings import FallbackTTSSettings
+
+log = logging.getLogger(__name__)
+
+
+@tts_engines.register
+class FallbackTTS(TTS):
+    """``Sentence -> TTSAudio``: ``primary`` within ``timeout_s``, else ``fallback``.
+
+    A primary failure or timeout opens a circuit breaker: that sentence and every one for
+    the next ``retry_after_s`` go straight to the fallback, so a dead network costs at most
+    one timeout per interval. Then one trial call goes to the primary (concurrent calls
+    meanwhile use the fallback); success closes the breaker, failure opens it again. Each
+    opening logs one warning with the reason. Fallback errors propagate.
+    """
+
+    settings_class = FallbackTTSSettings
+
+    def __init__(
+        self,
+        primary: TTS,
+        fallback: TTS,
+        *,
+        timeout_s: float = 2.0,
+        retry_after_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        if primary.sample_rate != fallback.sample_rate:
+            raise ValueError(
+                f"engines disagree on sample_rate: {primary.sample_rate} vs {fallback.sample_rate}"
+            )
+        self.primary = primary
+        self.fallback = fallback
+        self.timeout_s = timeout_s
+        self.retry_after_s = retry_after_s
+        self.sample_rate = primary.sample_rate
+        self.name = f"{primary.name}+{fallback.name}"
+        self._clock = clock
+        self._opened_at: float | None = None
+        self._trial_running = False
+
+    @classmethod
+    def from_settings(cls, settings: FallbackTTSSettings) -> FallbackTTS:
+        return cls(
+            tts_engines.create(settings.primary),
+            tts_engines.create(settings.fallback),
+            timeout_s=settings.timeout_s,
+            retry_after_s=settings.retry_after_s,
+        )
+
+    @property
+    def breaker_open(self) -> bool:
+        """True while sentences go straight to the fallback."""
+        return self._opened_at is not None and self._clock() - self._opened_at < self.retry_after_s
+
+    async def synthesize(self, sentence: Sentence) -> TTSAudio:
+        if self.breaker_open or self._trial_running:
+            return await self.fallback.synthesize(sentence)
+        trial = self._opened_at is not None
+        self._trial_running = trial
+        try:
+            audio = await self._primary_within_timeout(sentence)
+        except Exception as err:  # any primary failure means: use the fallback
+            self._open(err)
+        else:
+            if trial:
+                log.info("%s answered again; breaker closed", self.primary.name)
+            self._opened_at = None
+            return audio
+        finally:
+            if trial:
+                self._trial_running = False
+        return await self.fallback.synthesize(sentence)
+
+    async def aclose(self) -> None:
+        await self.primary.aclose()
+        await self.fallback.aclose()
+
+    async def _primary_within_timeout(self, sentence: Sentence) -> TTSAudio:
+        # asyncio.wait rather than wait_for: the fallback starts at the deadline even if
+        # the primary is slow to honour its cancellation.
+        task = asyncio.ensure_future(self.primary.synthesize(sentence))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.timeout_s)
+        finally:
+            if not task.done():
+                task.cancel()
+                task.add_done_callback(_retrieve_outcome)
+        if not done:
+            raise TimeoutError(f"no audio within {self.timeout_s:g} s")
+        return task.result()
+
+    def _open(self, err: BaseException) -> None:
+        if self.breaker_open:
+            return  # a call that started before the breaker opened; one warning is enough
+        self._opened_at = self._clock()
+        log.warning(
+            "%s failed (%s: %s); using %s for the next %g s",
+            self.primary.name,
+            type(err).__name__,
+            str(err) or "no detail",
+            self.fallback.name,
+            self.retry_after_s,
+        )
+
+
+def _retrieve_outcome(task: asyncio.Future) -> None:
+    # Read the abandoned task's outcome so asyncio does not log it as never retrieved.
+    if not task.cancelled():
+        task.exception()

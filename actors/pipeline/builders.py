@@ -1,0 +1,30 @@
+"""Stage objects built from settings, shared by the in-process and the Serve wiring."""
+
+from __future__ import annotations
+
+from actors.media.encoder import FragmentedMP4Encoder
+from actors.pipeline.splitter import SentenceSplitter
+from config import Settings
+
+
+def make_encoder(settings: Settings, *, width: int, height: int, fps: int) -> FragmentedMP4Encoder:
+    """The fragmented-MP4 encoder for one turn of ``width`` x ``height`` frames."""
+    e = settings.encoder
+    return FragmentedMP4Encoder(
+        width=width,
+        height=height,
+        fps=fps,
+        sample_rate=settings.tts.sample_rate,
+        preset=e.preset,
+        crf=e.crf,
+        audio_bitrate=e.audio_bitrate,
+        threads=e.threads,
+    )
+
+
+def make_splitter(settings: Settings) -> SentenceSplitter:
+    """A sentence splitter for one turn's LLM text."""
+    t = settings.text
+    return SentenceSplitter(
+        first_comma_min_chars=t.first_comma_min_chars, max_sentence_chars=t.max_sentence_chars
+    )

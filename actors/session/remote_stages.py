@@ -1,0 +1,133 @@
+"""Turn stages backed by Serve deployment handles, for the SessionActor.
+
+Speech and frames come from the pooled TTS and Avatar deployments; audio travels between
+them as a Ray object ref, and frame chunks stream back to the session's encoder.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+
+import ray
+
+from actors.core.messages import Sentence, TTSAudio
+from actors.media.encoder import FragmentedMP4Encoder
+from actors.pipeline.builders import make_encoder, make_splitter
+from actors.pipeline.turn import TurnPipeline
+from config import Settings
+
+log = logging.getLogger("avatar_chat.session")
+
+
+class DeploymentStages:
+    """Turn stages backed by Serve deployment handles; audio travels as object refs."""
+
+    def __init__(
+        self, *, tts, avatar, settings: Settings, avatar_info: dict, session_id: str = ""
+    ) -> None:
+        self._tts, self._avatar, self._settings, self._info = tts, avatar, settings, avatar_info
+        self._session_id = session_id
+        self._audio_refs: dict[int, ray.ObjectRef] = {}
+        self._streams: weakref.WeakSet[_FrameStream] = weakref.WeakSet()
+
+    async def speak(self, sentence: Sentence) -> TTSAudio:
+        ref = await self._tts.synthesize.remote(sentence)._to_object_ref()
+        self._audio_refs[id(sentence)] = ref
+        return await ref
+
+    async def animate(self, audio: TTSAudio, first_frame: int):
+        # The replica gets the TTS result by reference: no second upload of the samples.
+        ref = self._audio_refs.pop(id(audio.sentence), None)
+        # Both Avatar deployments stream frame chunks, encoded as they arrive.
+        stream = self._avatar.options(stream=True).talking.remote(
+            ref or audio, first_frame, len(audio.pcm), self._session_id
+        )
+        frames = _FrameStream(stream)
+        self._streams.add(frames)
+        return frames
+
+    def encoder(self) -> FragmentedMP4Encoder:
+        i = self._info
+        return make_encoder(self._settings, width=i["width"], height=i["height"], fps=i["fps"])
+
+    def close_streams(self) -> None:
+        """End of a turn, however it ended: cancel the frame streams not read to the end and
+        drop the TTS results not animated (a session runs one turn at a time)."""
+        for frames in list(self._streams):
+            frames.close()
+        self._streams.clear()
+        self._audio_refs.clear()
+
+    @property
+    def turn_state(self) -> dict[str, int]:
+        """What is held for the running turn (both 0 between turns): for leak checks."""
+        return {"audio_refs": len(self._audio_refs), "frame_streams": len(self._streams)}
+
+    def pipeline(self) -> TurnPipeline:
+        return _StreamClosingPipeline(
+            on_end=self.close_streams,
+            speak=self.speak,
+            animate=self.animate,
+            encoder_factory=self.encoder,
+            splitter_factory=lambda: make_splitter(self._settings),
+            fps=self._info["fps"],
+            depth=self._settings.server.pipeline_depth,
+            max_lead_s=self._settings.server.max_lead_s,
+        )
+
+
+class _StreamClosingPipeline(TurnPipeline):
+    """A TurnPipeline that cancels its turn's unread frame streams when the turn ends.
+
+    A cancelled turn leaves the streams of sentences animated ahead unread; without this
+    the Avatar and LipSync replicas would go on making their frames for nobody.
+    """
+
+    def __init__(self, *, on_end, **options) -> None:
+        super().__init__(**options)
+        self._on_end = on_end
+
+    async def run(self, deltas, *, turn_id: str = ""):
+        try:
+            async for event in super().run(deltas, turn_id=turn_id):
+                yield event
+        finally:
+            self._on_end()
+
+
+class _FrameStream:
+    """A sentence's frame chunks streamed from the Avatar replica.
+
+    Leaving the loop early, ``close()``, or dropping the stream unread cancels the
+    replica's remaining work for that sentence.
+    """
+
+    def __init__(self, response) -> None:
+        self._response = response
+        self._finished = False
+
+    def __aiter__(self):
+        return self._chunks()
+
+    async def _chunks(self):
+        try:
+            async for chunk in self._response:
+                yield chunk
+            self._finished = True
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self._finished:
+            self._finished = True
+            try:
+                self._response.cancel()
+            except Exception:  # best effort: the request may be gone already
+                log.debug("cancelling a frame stream failed", exc_info=True)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+__all__ = ["DeploymentStages"]

@@ -1,0 +1,138 @@
+"""Ingress deployment: Starlette routes for the web client, health, and the session socket.
+
+Stateless: any replica serves any connection, because a session's state lives in
+its SessionActor (found by name on resume) and admission is counted by the
+shared SessionDirectory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from ray import serve
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from actors.session.metrics import record_sessions
+from actors.session.store import get_store
+from config import Settings
+from serve_app.connection import Connection, SessionContext, client_address
+from serve_app.directory import get_directory
+from serve_app.http_security import SecurityHeaders, SocketGate
+from serve_app.idle import render_idle_clip
+from serve_app.session_pool import SessionPool
+
+STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("avatar_chat.ingress")
+
+
+@serve.deployment(name="Ingress", ray_actor_options={"num_cpus": 0.1}, max_ongoing_requests=200)
+@serve.ingress()
+class Ingress:
+    """HTTP and WebSocket front door; relays each socket to its SessionActor."""
+
+    def __init__(self, settings: dict, tts, avatar, asr=None) -> None:
+        self.settings = Settings.model_validate(settings)
+        self.settings_dict = settings
+        self.handles = {"tts": tts, "avatar": avatar}
+        if asr is not None:
+            self.handles["asr"] = asr
+        self._avatar_info: dict | None = None
+        self._idle_clip: bytes | None = None
+        self._idle_lock = asyncio.Lock()
+        self._gate = SocketGate.from_env(allowed_origins=self.settings.server.allowed_origins)
+        self._pool = SessionPool(
+            self.settings, self._start_session, size=self.settings.server.warm_sessions
+        )
+        self._ctx: SessionContext | None = None
+
+    async def check_health(self) -> None:
+        """Serve calls this every few seconds: keeps the warm session actors topped up."""
+        self._pool.fill()
+
+    async def _start_session(self, actor) -> None:
+        ctx = await self._context()
+        args, kwargs = ctx.start_args(await self.avatar_info())
+        await actor.start.remote(*args, **kwargs)
+
+    async def _context(self) -> SessionContext:
+        """The application's admission directory and session store, found on first use."""
+        if self._ctx is None:
+            app = serve.get_replica_context().app_name
+            self._ctx = SessionContext(
+                settings=self.settings,
+                settings_dict=self.settings_dict,
+                handles=self.handles,
+                directory=await get_directory(app, self.settings),
+                store=get_store(app),
+                pool=self._pool,
+            )
+        return self._ctx
+
+    def __serve_build_asgi_app__(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/", self.index),
+                Route("/healthz", self.healthz),
+                Route("/idle.mp4", self.idle_clip),
+                WebSocketRoute("/ws", self.websocket),
+                Mount("/static", StaticFiles(directory=STATIC), name="static"),
+            ],
+            middleware=[Middleware(SecurityHeaders)],
+        )
+
+    async def avatar_info(self) -> dict:
+        if self._avatar_info is None:
+            self._avatar_info = await self.handles["avatar"].info.remote()
+        return self._avatar_info
+
+    async def index(self, request) -> Response:
+        self._pool.fill()  # a page load is followed by a connection
+        return FileResponse(STATIC / "index.html")
+
+    async def healthz(self, request) -> Response:
+        async def probe(name: str, handle) -> tuple[str, bool]:
+            try:
+                return name, bool(await asyncio.wait_for(handle.ready.remote(), 5.0))
+            except Exception:
+                return name, False
+
+        results = dict(await asyncio.gather(*(probe(n, h) for n, h in self.handles.items())))
+        ok = all(results.values())
+        sessions = await (await self._context()).directory.count.remote()
+        record_sessions(sessions)
+        self._pool.fill()
+        body = {
+            "ok": ok,
+            "deployments": results,
+            "sessions": sessions,
+            "warm_sessions": self._pool.ready,
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    async def idle_clip(self, request) -> Response:
+        async with self._idle_lock:
+            if self._idle_clip is None:
+                info = await self.avatar_info()
+                self._idle_clip = await render_idle_clip(
+                    self.handles["avatar"], info, self.settings
+                )
+        return Response(
+            self._idle_clip,
+            media_type="video/mp4",
+            headers={"Cache-Control": "max-age=3600"},
+        )
+
+    async def websocket(self, websocket) -> None:
+        if not await self._gate.admit(websocket):  # origin / token, before accept
+            return
+        client = client_address(
+            websocket, trust_forwarded=self.settings.server.trusted_forwarded_for
+        )
+        conn = Connection(websocket, await self._context(), client=client)
+        await conn.run(await self.avatar_info())
