@@ -1,7 +1,7 @@
 """avatar-chat's pipeline workers: plain classes, one stage each, constructible without Ray.
 
     SentenceSplitter      TextDelta -> Sentence                     actors.pipeline.splitter
-    ChatLLM, EchoLLM      Transcript -> TextDelta stream            actors.engines.llm.openai_chat
+    ChatLLM, EchoLLM      Transcript -> TextDelta stream            actors.engines.llm
     ChatHistory           the messages sent with each request       actors.pipeline.history
     EdgeTTS               Sentence -> TTSAudio (online)             actors.engines.tts.edge
     EspeakTTS             Sentence -> TTSAudio (offline)            actors.engines.tts.espeak
@@ -25,7 +25,7 @@ import importlib
 _HOMES = {
     "SentenceSplitter": "actors.pipeline.splitter",
     "ChatLLM": "actors.engines.llm.openai_chat",
-    "EchoLLM": "actors.engines.llm.openai_chat",
+    "EchoLLM": "actors.engines.llm.echo",
     "ChatHistory": "actors.pipeline.history",
     "EdgeTTS": "actors.engines.tts.edge",
     "EspeakTTS": "actors.engines.tts.espeak",

@@ -53,7 +53,7 @@ def serve_figures(m: dict, precision: str, threads: int, rounds: int) -> dict:
 
     from actors.core.messages import TTSAudio
     from config import Settings
-    from serve_app.deployments.lipsync_pool import LipSync
+    from serve_app.deployments.lipsync_pool import LipSyncPool
     from serve_app.deployments.wav2lip_avatar import Wav2LipAvatarDeployment
     from tests.serve_fixtures import free_port
 
@@ -75,7 +75,7 @@ def serve_figures(m: dict, precision: str, threads: int, rounds: int) -> dict:
         for mode, options in serve_modes(threads).items():
             lipsync_data = {**data, "lipsync": {**data["lipsync"], **options}}
             size = options["max_batch_size"]
-            pool = LipSync.options(user_config={"max_batch_size": size}).bind(lipsync_data)
+            pool = LipSyncPool.options(user_config={"max_batch_size": size}).bind(lipsync_data)
             name = f"lipsync-bench-{mode}"
             app = Wav2LipAvatarDeployment.bind(data, pool)
             avatar = serve.run(app, name=name, route_prefix=f"/{name}")

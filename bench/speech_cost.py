@@ -99,10 +99,10 @@ def three_second_utterance() -> np.ndarray:
 
 
 def asr_latency(repeats: int) -> list[list]:
-    from actors.engines.asr.whisper import WhisperASR
+    from actors.engines.asr import WhisperASR, utterance_of
     from tests.fakes.tiny_whisper import build_tiny_whisper
 
-    pcm = three_second_utterance()
+    utterance = utterance_of(three_second_utterance())
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         model = str(build_tiny_whisper(Path(tmp) / "tiny-whisper"))
@@ -114,18 +114,18 @@ def asr_latency(repeats: int) -> list[list]:
             ("en", 1, 1),
         ]:
             asr = WhisperASR(
-                model,
+                model=model,
                 device="cpu",
                 compute_type="int8",
                 language=language,
                 beam_size=beam,
                 cpu_threads=threads,
             )
-            asr.transcribe(pcm)  # warm-up
+            asr.transcribe(utterance)  # warm-up
             wall, cpu = [], []
             for _ in range(repeats):
                 c0, w0 = time.process_time(), time.perf_counter()
-                asr.transcribe(pcm)
+                asr.transcribe(utterance)
                 cpu.append(time.process_time() - c0)
                 wall.append(time.perf_counter() - w0)
             rows.append(

@@ -1,10 +1,12 @@
 """Typed configuration for avatar-chat."""
 
-from config.conversation_settings import (
-    ASRSettings,
+from config.asr_settings import ASREngineSettings, ASRSettings, WhisperASRSettings
+from config.conversation_settings import TextSettings, VADSettings
+from config.llm_settings import (
+    EchoLLMSettings,
+    LLMEngineSettings,
     LLMSettings,
-    TextSettings,
-    VADSettings,
+    OpenAIChatSettings,
 )
 from config.media_settings import AvatarSettings, EncoderSettings, LipSyncSettings
 from config.server_settings import ServerSettings
@@ -22,7 +24,12 @@ __all__ = [
     "EspeakTTSSettings",
     "FallbackTTSSettings",
     "TTSEngineSettings",
+    "ASREngineSettings",
     "ASRSettings",
+    "EchoLLMSettings",
+    "LLMEngineSettings",
+    "OpenAIChatSettings",
+    "WhisperASRSettings",
     "ENV_OVERRIDES",
     "AvatarSettings",
     "EncoderSettings",

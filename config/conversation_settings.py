@@ -1,41 +1,14 @@
-"""Settings of the conversation: language model, text limits, speech in."""
+"""Settings of the conversation: text limits and voice activity detection.
+
+The language model's settings are in ``config.llm_settings``, speech recognition's in
+``config.asr_settings`` (one class per engine).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from config.section import Section
-
-
-class LLMSettings(Section):
-    base_url: str | None = Field(
-        None, description="OpenAI-compatible endpoint; None (and no api_key) means the echo model."
-    )
-    api_key: SecretStr | None = Field(None, description="API key; only from OPENAI_API_KEY.")
-    model: str = Field("gpt-4o-mini", description="Chat model name sent to the endpoint.")
-    persona: str = Field(
-        "You are a friendly talking avatar. Answer briefly, in plain spoken sentences, "
-        "without lists, markdown or emoji.",
-        description="System prompt that sets the avatar's persona.",
-    )
-    temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature.")
-    max_tokens: int = Field(400, gt=0, description="Upper bound on reply length in tokens.")
-    first_token_timeout_s: float = Field(
-        10.0, gt=0, description="Give up if no text arrives within this many seconds."
-    )
-    total_timeout_s: float = Field(60.0, gt=0, description="Give up on a reply after this long.")
-    max_history_messages: int = Field(
-        20, ge=0, description="Past user/assistant messages sent with each request."
-    )
-    echo_chars_per_s: float = Field(
-        60.0, gt=0, description="Pace of the offline echo model's streamed reply."
-    )
-
-    @property
-    def offline(self) -> bool:
-        return self.base_url is None and self.api_key is None
 
 
 class TextSettings(Section):
@@ -72,25 +45,4 @@ class VADSettings(Section):
     )
     barge_in_ms: int = Field(
         96, ge=32, description="Sustained speech needed to interrupt the avatar."
-    )
-
-
-class ASRSettings(Section):
-    model: str = Field(
-        "base",
-        description="faster-whisper model name (downloaded on first use) or local model dir.",
-    )
-    worker: str = Field(
-        "actors.engines.asr.whisper:WhisperASR",
-        description="Import path of the ASR worker class (tests swap it).",
-    )
-    device: Literal["auto", "cpu", "cuda"] = Field(
-        "auto", description="auto: CUDA float16 when a GPU is present, else CPU int8."
-    )
-    compute_type: str | None = Field(None, description="CTranslate2 compute type (None: auto).")
-    language: str | None = Field("en", description="Spoken language; None detects it.")
-    beam_size: int = Field(1, ge=1, le=10, description="Beam width; 1 is fastest.")
-    cpu_threads: int = Field(0, ge=0, description="CPU threads per replica (0: library default).")
-    local_files_only: bool = Field(
-        False, description="Never download: use only models already in models_dir."
     )

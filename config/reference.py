@@ -49,12 +49,20 @@ def _rows(model: type[BaseModel], prefix: str = "") -> list[str]:
 
 
 def _engine_rows(base: type[EngineSettings], path: str, field, *, nested: bool) -> list[str]:
-    """A section of any registered engine: the default's name, then one table per engine."""
-    default = field.get_default(call_default_factory=True).engine
+    """A section of any registered engine: the default's name, then one table per engine.
+
+    The default is the field's ``json_schema_extra["engine"]`` where the name is resolved
+    at validation (``llm``: ``auto``), else its default's engine. Engines registered from
+    outside ``config`` (a plugin, a test's fake) are not avatar-chat's to document.
+    """
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    default = extra.get("engine") or field.get_default(call_default_factory=True).engine
     if nested:  # an engine inside an engine (a fallback's primary): the tables are above
         return [f"| `{path}` | {base.__name__} | `{default!r}` | {field.description} |"]
     rows = [f"\n## `{path}`\n", f"{field.description} `engine` picks one (default `{default}`):"]
     for name, settings_class in sorted(choices(base).items()):
+        if settings_class.__module__.split(".")[0] != "config":
+            continue
         rows.append(f"\n### `{path}` with `engine: {name}`\n")
         rows.append("| setting | type | default | meaning |")
         rows.append("| --- | --- | --- | --- |")

@@ -7,18 +7,16 @@ start with pydantic's message, which names the field (``tts.timeout_s``).
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from config.conversation_settings import (
-    ASRSettings,
-    LLMSettings,
-    TextSettings,
-    VADSettings,
-)
+from config.asr_settings import ASRSettings, WhisperASRSettings
+from config.conversation_settings import TextSettings, VADSettings
+from config.llm_settings import AUTO, LLMSettings, default_llm_settings
 from config.media_settings import AvatarSettings, EncoderSettings, LipSyncSettings
 from config.section import Section
 from config.server_settings import ServerSettings
@@ -28,7 +26,14 @@ from config.tts_settings import FallbackTTSSettings, TTSSettings
 class Settings(Section):
     """All settings; ``Settings.load(overrides)`` applies the environment on top."""
 
-    llm: LLMSettings = Field(default_factory=LLMSettings)
+    llm: LLMSettings = Field(
+        default_factory=default_llm_settings,
+        description=(
+            "Language model: one engine's settings. `auto` is `openai` when `base_url` or "
+            "`api_key` is set, else the offline `echo`; keys of the other engine are ignored."
+        ),
+        json_schema_extra={"engine": AUTO},
+    )
     text: TextSettings = Field(default_factory=TextSettings)
     tts: TTSSettings = Field(
         default_factory=FallbackTTSSettings, description="Speech out: one engine's settings."
@@ -37,7 +42,9 @@ class Settings(Section):
     encoder: EncoderSettings = Field(default_factory=EncoderSettings)
     lipsync: LipSyncSettings = Field(default_factory=LipSyncSettings)
     vad: VADSettings = Field(default_factory=VADSettings)
-    asr: ASRSettings = Field(default_factory=ASRSettings)
+    asr: ASRSettings = Field(
+        default_factory=WhisperASRSettings, description="Speech in: one engine's settings."
+    )
     server: ServerSettings = Field(default_factory=ServerSettings)
     models_dir: Path = Field(
         Path("~/.cache/avatar-chat/models").expanduser(),
@@ -47,6 +54,28 @@ class Settings(Section):
         Path("~/.cache/avatar-chat/avatars").expanduser(),
         description="Where prepared avatar packs are stored.",
     )
+    plugins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Python modules imported before the other settings are validated, in every "
+            "process that loads them (Serve replicas and session actors too): a module that "
+            "registers an engine when imported (e.g. `@asr_engines.register`) makes its name "
+            "valid as that capability's `engine`. Tests load their fake engines this way."
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _import_plugins(cls, data: Any) -> Any:
+        plugins = data.get("plugins") if isinstance(data, dict) else None
+        for module in plugins if isinstance(plugins, list) else ():
+            if not isinstance(module, str):
+                continue  # the field's own validation reports it
+            try:
+                importlib.import_module(module)
+            except ImportError as err:
+                raise ValueError(f"plugins: cannot import {module!r} ({err})") from err
+        return data
 
     @classmethod
     def load(cls, overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None):

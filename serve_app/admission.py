@@ -20,6 +20,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from actors.core.errors import ErrorCode
+
 
 @dataclass(slots=True)
 class _Slot:
@@ -37,7 +39,7 @@ class Decision:
 
     admitted: bool
     evict: tuple[str, ...] = ()
-    code: str = ""
+    code: ErrorCode | None = None
     reason: str = ""
 
 
@@ -66,7 +68,7 @@ class Admission:
         if len(times) >= self.connects_per_minute:
             return Decision(
                 False,
-                code="too_many_connections",
+                code=ErrorCode.TOO_MANY_CONNECTIONS,
                 reason="too many new connections from your address; please wait a minute",
             )
         times.append(now)
@@ -85,7 +87,7 @@ class Admission:
             if victim is None:
                 return Decision(
                     False,
-                    code="capacity",
+                    code=ErrorCode.CAPACITY,
                     reason=f"you already have {len(mine)} sessions open, the most one client "
                     "may have; close one and try again",
                 )
@@ -95,7 +97,7 @@ class Admission:
             if victim is None:
                 return Decision(
                     False,
-                    code="capacity",
+                    code=ErrorCode.CAPACITY,
                     reason="the server is at capacity; please try again later",
                 )
             evict.append(victim)

@@ -58,7 +58,7 @@ def build_app(args: dict | None = None) -> Application:
     data = settings.model_dump(mode="json", exclude={"llm": {"api_key"}})
     log.info(
         "avatar-chat: llm=%s tts=%s avatar=%s",
-        _llm_label(settings),
+        settings.llm.label,
         settings.tts.engine,
         settings.avatar.kind,
     )
@@ -66,12 +66,6 @@ def build_app(args: dict | None = None) -> Application:
     avatar = avatar_deployment(settings)  # Wav2Lip + LipSync, or the sprite (with a note)
     asr = ASRDeployment.bind(data) if settings.vad.enabled else None
     return Ingress.bind(data, tts, avatar, asr)
-
-
-def _llm_label(settings: Settings) -> str:
-    if settings.llm.offline:
-        return "offline echo"
-    return f"{settings.llm.model} @ {settings.llm.base_url}"
 
 
 def _stop_owning_serve_run(line: str) -> None:

@@ -11,8 +11,17 @@ from dataclasses import dataclass
 import ray
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from actors.core.errors import ErrorCode
+from actors.core.events import (
+    ErrorEvent,
+    InterruptedEvent,
+    PongEvent,
+    ServerEvent,
+    TurnEndEvent,
+    TurnStartEvent,
+)
 from actors.core.messages import MediaChunk
-from actors.pipeline.outbox import StreamEnd
+from actors.pipeline.outbox import OutboxItem, StreamEnd
 from actors.session.metrics import record_client_error
 from config import Settings
 from serve_app.protocol import (
@@ -25,6 +34,7 @@ from serve_app.protocol import (
     check_audio,
     frame_media,
     parse_client_text,
+    to_wire,
 )
 from serve_app.session_pool import (
     create_session_actor,
@@ -97,12 +107,14 @@ class Connection:
             return
         self.actor, session_id, resumed = session
         while True:
-            hello = await self.actor.attach.remote(resumed)
-            if not hello:  # it ended between admission and attach
-                await self._refuse("session_expired", "that session has ended; please reconnect")
+            attached = await self.actor.attach.remote(resumed)
+            if attached is None:  # it ended between admission and attach
+                await self._refuse(
+                    ErrorCode.SESSION_EXPIRED, "that session has ended; please reconnect"
+                )
                 return
-            self.conn = hello.pop("conn")
-            await self.ws.send_json(hello)
+            self.conn, hello = attached
+            await self._send_event(hello)
             log.info("session=%s connected (resumed=%s)", session_id, resumed)
             outcome = await self._relay()
             log.info("session=%s relay ended: %s", session_id, outcome)
@@ -117,7 +129,7 @@ class Connection:
                 await self.actor.detach.remote(self.conn)
             await self.ctx.directory.detached.remote(session_id)
         elif outcome == "replaced":
-            await self._error("replaced", "this session was resumed on another connection")
+            await self._error(ErrorCode.REPLACED, "this session was resumed on another connection")
             await self._close(CLOSE_REPLACED, "replaced")
         elif outcome == "ended":
             await self._close(1000, "session ended")
@@ -140,7 +152,9 @@ class Connection:
             opened = await self._resume(resume_id, avatar_info)
             if opened is not None:
                 return opened
-            await self._error("session_expired", "that session has ended; starting a new one")
+            await self._error(
+                ErrorCode.SESSION_EXPIRED, "that session has ended; starting a new one"
+            )
         pool = self.ctx.pool
         warm = pool.take() if pool is not None else None
         session_id = warm[0] if warm else new_session_id()
@@ -161,7 +175,7 @@ class Connection:
             end_session_actor(actor)
             await self.ctx.directory.release.remote(session_id)
             await self._refuse(
-                "capacity", "no room to start a session right now; please try again later"
+                ErrorCode.CAPACITY, "no room to start a session right now; please try again later"
             )
             return None
         return actor, session_id, False
@@ -200,7 +214,7 @@ class Connection:
         """The session actor died: tell the client at once and free the slot."""
         self._audio_calls.clear()
         await self._error(
-            "session_lost",
+            ErrorCode.SESSION_LOST,
             "the session stopped unexpectedly; restoring your conversation",
             turn_id=self.current_turn,
         )
@@ -211,7 +225,7 @@ class Connection:
         args, kwargs = self.ctx.start_args(avatar_info, restore=True)
         if not await restore_session(self.actor, args, kwargs):
             if announce:
-                await self._refuse("session_expired", "the session could not be restored")
+                await self._refuse(ErrorCode.SESSION_EXPIRED, "the session could not be restored")
             return False
         return await self._admit(session_id)
 
@@ -229,11 +243,11 @@ class Connection:
             # Character count first: cheap, and a bound on the bytes (at most 4 per character).
             size = len(data) if data is not None else len(text or "")
             if size > srv.max_message_bytes:
-                await self._error("too_big", f"a message of over {size} bytes is too big")
+                await self._error(ErrorCode.TOO_BIG, f"a message of over {size} bytes is too big")
                 await self._close(CLOSE_TOO_BIG, "message too big")
                 return "closed"
             if not self.limiter.allow() or not self.budget.allow(size):
-                await self._error("rate_limited", "too many messages; this one was dropped")
+                await self._error(ErrorCode.RATE_LIMITED, "too many messages; this one was dropped")
                 continue
             try:
                 if data is not None:
@@ -252,7 +266,7 @@ class Connection:
             max_bytes=self.settings.server.max_text_message_bytes,
         )
         if msg.type == "ping":
-            await self.ws.send_json({"type": "pong"})
+            await self._send_event(PongEvent())
         elif msg.type == "interrupt":
             if self.current_turn:  # drop what is already in flight, before the actor confirms
                 self.cancelled.add(self.current_turn)
@@ -283,25 +297,29 @@ class Connection:
             log.info("event stream ended: %s", type(exc).__name__)
         return "closed"
 
-    async def _send(self, item) -> None:
+    async def _send(self, item: OutboxItem) -> None:
         if isinstance(item, MediaChunk):
             if item.turn_id not in self.cancelled:
                 await self.ws.send_bytes(frame_media(item))
             return
-        kind, turn = item.get("type"), item.get("turn_id")
-        if kind == "turn_start":
+        turn = getattr(item, "turn_id", None)
+        if isinstance(item, TurnStartEvent):
             self.current_turn = turn
-        elif kind == "interrupted":
+        elif isinstance(item, InterruptedEvent):
             self.cancelled.add(turn)
         elif turn in self.cancelled:
             return
-        if kind in ("turn_end", "interrupted") and turn == self.current_turn:
+        if isinstance(item, TurnEndEvent | InterruptedEvent) and turn == self.current_turn:
             self.current_turn = None
-        if kind == "error":
-            record_client_error(item.get("code", ""))
-        await self.ws.send_json(item)
+        if isinstance(item, ErrorEvent):
+            record_client_error(item.code)
+        await self._send_event(item)
 
-    async def _refuse(self, code: str, message: str) -> None:
+    async def _send_event(self, event: ServerEvent) -> None:
+        """Every event leaves through here: the one place it becomes JSON."""
+        await self.ws.send_json(to_wire(event))
+
+    async def _refuse(self, code: ErrorCode, message: str) -> None:
         await self._error(code, message)
         await self._close(CLOSE_CAPACITY, "try again later")
 
@@ -310,13 +328,9 @@ class Connection:
             await self.ws.close(code=code, reason=reason)
 
     async def _error(
-        self, code: str, message: str, client_id: str | None = None, *, turn_id=None
+        self, code: ErrorCode, message: str, client_id: str | None = None, *, turn_id=None
     ) -> None:
         record_client_error(code)
-        event = {"type": "error", "code": code, "message": message}
-        if turn_id:
-            event["turn_id"] = turn_id
-        if client_id:
-            event["id"] = client_id
+        event = ErrorEvent(code, message, turn_id=turn_id or None, client_id=client_id or None)
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-            await self.ws.send_json(event)
+            await self._send_event(event)

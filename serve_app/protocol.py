@@ -1,17 +1,22 @@
-"""Wire format of the WebSocket (see docs/protocol.md): parsing, validation, framing."""
+"""Wire format of the WebSocket (see docs/protocol.md): parsing, validation, framing, and
+the JSON of server events (``to_wire``)."""
 
 from __future__ import annotations
 
 import json
 import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from enum import Enum
+from functools import cache
+from typing import Any
 
+from actors.core.errors import ErrorCode
+from actors.core.events import ServerEvent
 from actors.core.messages import MediaChunk
 from actors.core.textclean import InputTextError, clean_text
 from actors.media.encoder import codecs_of
 
-PROTOCOL_VERSION = 1
 CLOSE_CAPACITY = 1013  # "try again later"
 CLOSE_TOO_BIG = 1009
 CLOSE_REPLACED = 4001  # another connection resumed the session
@@ -20,7 +25,7 @@ CLOSE_REPLACED = 4001  # another connection resumed the session
 class ProtocolError(ValueError):
     """A client message that breaks the protocol; ``code`` goes into the error event."""
 
-    def __init__(self, code: str, message: str, client_id: str | None = None) -> None:
+    def __init__(self, code: ErrorCode, message: str, client_id: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.client_id = client_id
@@ -39,16 +44,16 @@ RAW_TEXT_FACTOR = 4  # raw text may be this many times max_chars: cleaning drops
 # Every code parse_client_text and check_audio can raise (docs/protocol.md, Error codes).
 PARSE_ERROR_CODES = frozenset(
     {
-        "too_big",
-        "bad_json",
-        "bad_message",
-        "unknown_type",
-        "bad_text",
-        "empty_text",
-        "text_too_long",
+        ErrorCode.TOO_BIG,
+        ErrorCode.BAD_JSON,
+        ErrorCode.BAD_MESSAGE,
+        ErrorCode.UNKNOWN_TYPE,
+        ErrorCode.BAD_TEXT,
+        ErrorCode.EMPTY_TEXT,
+        ErrorCode.TEXT_TOO_LONG,
     }
 )
-AUDIO_ERROR_CODES = frozenset({"bad_audio"})
+AUDIO_ERROR_CODES = frozenset({ErrorCode.BAD_AUDIO})
 
 
 def parse_client_text(raw: str, *, max_chars: int, max_bytes: int) -> ClientMessage:
@@ -61,33 +66,34 @@ def parse_client_text(raw: str, *, max_chars: int, max_bytes: int) -> ClientMess
     error messages never quote client content except a short ASCII-escaped type name.
     """
     if not isinstance(raw, str):
-        raise ProtocolError("bad_message", "a text message must be a string")
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "a text message must be a string")
     # Each character is at least one UTF-8 byte, so a long string is too big unencoded.
     size = len(raw) if len(raw) > max_bytes else len(raw.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         raise ProtocolError(
-            "too_big", f"text messages are limited to {max_bytes} bytes; this one was dropped"
+            ErrorCode.TOO_BIG,
+            f"text messages are limited to {max_bytes} bytes; this one was dropped",
         )
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
         # ValueError covers JSONDecodeError, UnicodeError and the int-string digit limit.
-        raise ProtocolError("bad_json", "message is not valid JSON") from None
+        raise ProtocolError(ErrorCode.BAD_JSON, "message is not valid JSON") from None
     if not isinstance(data, dict):
-        raise ProtocolError("bad_message", "message must be a JSON object")
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "message must be a JSON object")
     kind = data.get("type")
     if not isinstance(kind, str):
-        raise ProtocolError("bad_message", "message has no string 'type'")
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "message has no string 'type'")
     if kind not in _TYPES:
         # ascii() escapes surrogates, controls and quotes: always safe to send back.
-        raise ProtocolError("unknown_type", f"unknown message type {ascii(kind[:40])}")
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {ascii(kind[:40])}")
     if kind != "text":
         return ClientMessage(kind)
     client_id = _client_id(data.get("id"))
     text = data.get("text")
     if isinstance(text, str) and len(text) > RAW_TEXT_FACTOR * max_chars:
         raise ProtocolError(
-            "text_too_long",
+            ErrorCode.TEXT_TOO_LONG,
             f"text is {len(text)} characters; the limit is {max_chars}",
             client_id,
         )
@@ -105,7 +111,7 @@ def _client_id(value: object) -> str | None:
     if isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS and _encodable(value):
         return value
     raise ProtocolError(
-        "bad_message", f"'id' must be a string of 1 to {MAX_ID_CHARS} valid characters"
+        ErrorCode.BAD_MESSAGE, f"'id' must be a string of 1 to {MAX_ID_CHARS} valid characters"
     )
 
 
@@ -120,9 +126,9 @@ def _encodable(s: str) -> bool:
 def check_audio(data: bytes) -> None:
     """Microphone audio must be one or more whole PCM16 samples."""
     if not data:
-        raise ProtocolError("bad_audio", "audio message is empty")
+        raise ProtocolError(ErrorCode.BAD_AUDIO, "audio message is empty")
     if len(data) % 2:
-        raise ProtocolError("bad_audio", f"audio has an odd number of bytes ({len(data)})")
+        raise ProtocolError(ErrorCode.BAD_AUDIO, f"audio has an odd number of bytes ({len(data)})")
 
 
 def media_header(chunk: MediaChunk) -> dict:
@@ -145,11 +151,33 @@ def frame_media(chunk: MediaChunk) -> bytes:
 
 
 def unframe_media(message: bytes) -> tuple[dict, bytes]:
-    """Inverse of :func:`frame_media` (clients, tests and benchmarks)."""
+    """Inverse of :func:`frame_media` (clients, tests and benchmarks); a message too short
+    to hold its length prefix is a ValueError (the server's fault, so no client error code)."""
     if len(message) < 4:
-        raise ProtocolError("bad_media", "media message shorter than its length prefix")
+        raise ValueError("media message shorter than its length prefix")
     (n,) = struct.unpack(">I", message[:4])
     return json.loads(message[4 : 4 + n]), message[4 + n :]
+
+
+@cache
+def _wire_plan(cls: type) -> tuple[tuple[str, str, bool], ...]:
+    """(attribute, JSON key, optional) per field of an event class, worked out once."""
+    return tuple(
+        (f.name, f.metadata.get("key") or f.name, f.metadata["optional"]) for f in fields(cls)
+    )
+
+
+def to_wire(event: ServerEvent) -> dict[str, Any]:
+    """The JSON object of a server event (actors/core/events.py): the only place events become
+    JSON. ``type`` comes first, then the fields in declaration order under their wire keys;
+    an optional field that is None is left out; enum members become their plain strings."""
+    out: dict[str, Any] = {"type": event.TYPE}
+    for attr, key, optional in _wire_plan(type(event)):
+        value = getattr(event, attr)
+        if value is None and optional:
+            continue
+        out[key] = value.value if isinstance(value, Enum) else value
+    return out
 
 
 class RateLimiter:

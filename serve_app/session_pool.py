@@ -21,8 +21,8 @@ from collections import deque
 import ray
 
 from actors.session.actor import SessionActor
+from actors.session.store import NAMESPACE
 from config import Settings
-from serve_app.directory import NAMESPACE
 
 log = logging.getLogger("avatar_chat.ingress")
 WARM_TTL_S = 600.0

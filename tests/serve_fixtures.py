@@ -21,8 +21,10 @@ DEFAULT_ARGS = {
         "max_sessions_per_client": 6,
         "max_connects_per_minute": 100000,
     },
-    # Voice tests need meaningful transcripts: a scripted ASR (tests/fakes/fake_asr.py).
-    "asr": {"worker": "tests.fakes.fake_asr:ScriptedASR", "model": "What is the weather like?"},
+    # Voice tests need meaningful transcripts: a scripted ASR (tests/fakes/fake_asr.py), which
+    # every replica imports (plugins) before it validates the settings.
+    "plugins": ["tests.fakes.fake_asr"],
+    "asr": {"engine": "scripted", "script": ["What is the weather like?"]},
 }
 
 
@@ -115,6 +117,8 @@ def _wait_healthy(base: str, timeout_s: float = 60.0) -> None:
 
 
 def _merge(a: dict, b: dict) -> dict:
+    if "engine" in b and b["engine"] != a.get("engine", b["engine"]):
+        return dict(b)  # another engine: the other's settings do not apply to it
     out = dict(a)
     for k, v in b.items():
         out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v

@@ -74,7 +74,7 @@ def _render_command(args: argparse.Namespace) -> int:
         return _fail(f"invalid settings: {exc}", EXIT_BAD_INPUT)
     except InputTextError as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
-    from actors.pipeline.local_stages import check_writable
+    from actors.cli.output_files import check_writable
 
     try:
         check_writable(args.output)
@@ -87,19 +87,22 @@ def _render_command(args: argparse.Namespace) -> int:
 
 
 async def _render(args: argparse.Namespace, settings, text: str) -> int:
+    from actors.cli.output_files import atomic_output
     from actors.cli.progress import RenderProgress
     from actors.core.messages import TextDelta
-    from actors.pipeline.local_stages import LocalStages, atomic_output, verbatim
+    from actors.pipeline.local_stages import LocalStages, verbatim
     from actors.pipeline.turn_events import SentenceStarted, TurnDone, TurnFailed
 
     stages = LocalStages(settings)
     if args.command == "say":
         source = verbatim(text)
     else:
-        from actors.engines.llm.openai_chat import ChatHistory, make_llm
+        from actors.core.messages import Transcript
+        from actors.engines.llm import llm_engines
+        from actors.pipeline.history import ChatHistory
 
-        llm = make_llm(settings.llm)
-        source = llm.stream(text, ChatHistory(max_messages=settings.llm.max_history_messages))
+        llm = llm_engines.create(settings.llm)  # a one-off question: no history to record
+        source = llm.stream(ChatHistory(), Transcript(text))
     t0 = time.perf_counter()
     errors: list[str] = []
     done: TurnDone | None = None

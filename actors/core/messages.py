@@ -116,15 +116,18 @@ def samples_per_frame(sample_rate: int, fps: int) -> int:
     return sample_rate // fps
 
 
-def pad_to_frames(pcm: np.ndarray, sample_rate: int, fps: int) -> np.ndarray:
-    """Pad PCM with silence to a whole number of video frames.
+def pad_to_frames(
+    pcm: np.ndarray, sample_rate: int, fps: int, *, min_samples: int = 0
+) -> np.ndarray:
+    """Pad PCM with silence to a whole number of video frames, at least ``min_samples`` long.
 
     Sentences are padded this way so each one maps to exactly N frames: audio and
-    video timestamps then derive from the same sample count and never drift.
+    video timestamps then derive from the same sample count and never drift. Empty audio
+    becomes one frame of silence.
     """
     spf = samples_per_frame(sample_rate, fps)
-    rem = len(pcm) % spf
-    if rem == 0 and len(pcm):
+    n = max(len(pcm), min_samples, 1)
+    n = -(-n // spf) * spf
+    if n == len(pcm):
         return pcm
-    pad = spf - rem if len(pcm) else spf
-    return np.concatenate([pcm, np.zeros(pad, dtype=pcm.dtype)])
+    return np.concatenate([pcm, np.zeros(n - len(pcm), dtype=pcm.dtype)])

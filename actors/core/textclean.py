@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import unicodedata
 
+from actors.core.errors import ErrorCode
+
 
 class InputTextError(ValueError):
     """User text that cannot be spoken; ``code`` is the wire error code."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
 
@@ -23,11 +25,13 @@ def clean_text(text: object, *, max_chars: int) -> str:
     as \\ud800, or an undecodable command-line byte), which nothing downstream can encode.
     """
     if not isinstance(text, str):
-        raise InputTextError("bad_text", "text must be a string")
+        raise InputTextError(ErrorCode.BAD_TEXT, "text must be a string")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise InputTextError("bad_text", "text contains invalid Unicode characters") from None
+        raise InputTextError(
+            ErrorCode.BAD_TEXT, "text contains invalid Unicode characters"
+        ) from None
     kept = []
     for ch in text:
         cat = unicodedata.category(ch)
@@ -40,9 +44,9 @@ def clean_text(text: object, *, max_chars: int) -> str:
     lines = [" ".join(line.split()) for line in "".join(kept).splitlines()]
     cleaned = "\n".join(line for line in lines if line).strip()
     if not cleaned:
-        raise InputTextError("empty_text", "text is empty")
+        raise InputTextError(ErrorCode.EMPTY_TEXT, "text is empty")
     if len(cleaned) > max_chars:
         raise InputTextError(
-            "text_too_long", f"text is {len(cleaned)} characters; the limit is {max_chars}"
+            ErrorCode.TEXT_TOO_LONG, f"text is {len(cleaned)} characters; the limit is {max_chars}"
         )
     return cleaned

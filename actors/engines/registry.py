@@ -74,6 +74,7 @@ class EngineRegistry(Generic[E]):
             known = ", ".join(self.names())
             raise ValueError(f"unknown {self.capability} engine {name!r}; known: {known}") from None
 
-    def create(self, settings: EngineSettings) -> E:
-        """The engine ``settings.engine`` names, built by its ``from_settings``."""
-        return self.get(settings.engine).from_settings(settings)
+    def create(self, settings: EngineSettings, **context: Any) -> E:
+        """The engine ``settings.engine`` names, built by its ``from_settings``; ``context``
+        is what a capability's engines take from outside their section (ASR: ``models_dir``)."""
+        return self.get(settings.engine).from_settings(settings, **context)

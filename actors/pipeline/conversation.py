@@ -12,16 +12,28 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
-from actors.core.messages import MediaChunk, TextDelta
-from actors.pipeline.history import ChatHistory
+from actors.core.errors import ErrorCode, InterruptReason
+from actors.core.events import (
+    ErrorEvent,
+    InterruptedEvent,
+    ReplyDeltaEvent,
+    SentenceEvent,
+    TurnEndEvent,
+    TurnStartEvent,
+)
+from actors.core.messages import MediaChunk, TextDelta, Transcript
+from actors.pipeline.history import ChatHistory, record_reply
+from actors.pipeline.outbox import OUTBOX_TYPES, OutboxItem
 from actors.pipeline.turn import TurnPipeline
 from actors.pipeline.turn_events import SentenceStarted, TurnDone, TurnFailed
 
+if TYPE_CHECKING:  # importing an engine package loads its client library (openai)
+    from actors.engines.llm.base import LLM
+
 log = logging.getLogger("avatar_chat.session")
 STALL_WARN_S = 0.5  # a reply's client waited this long in all for media: worth an operator's look
-Outgoing = dict[str, Any] | MediaChunk
 
 
 class Conversation:
@@ -36,7 +48,7 @@ class Conversation:
         self,
         *,
         session_id: str,
-        llm,
+        llm: LLM,
         pipeline: TurnPipeline,
         history: ChatHistory | None = None,
         max_queued: int = 1,
@@ -49,7 +61,7 @@ class Conversation:
             raise ValueError(f"max_queued must be >= 0, got {max_queued}")
         self.session_id = session_id
         self.history = history if history is not None else ChatHistory()
-        self.outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
+        self.outbox: asyncio.Queue[OutboxItem] = asyncio.Queue()
         self._llm = llm
         self._pipeline = pipeline
         self._max_queued = max_queued
@@ -76,18 +88,21 @@ class Conversation:
         """A reply is being produced, or the client is still playing one."""
         return self.busy or time.monotonic() < self._playback_end
 
-    def put(self, item: Outgoing) -> None:
+    def put(self, item: OutboxItem) -> None:
+        """Queue ``item`` for the client; only typed items (``OUTBOX_TYPES``) are accepted."""
+        if not isinstance(item, OUTBOX_TYPES):
+            raise TypeError(f"the outbox takes events, media and markers, not {type(item)!r}")
         self.outbox.put_nowait(item)
 
     def error(
-        self, code: str, message: str, turn_id: str | None = None, client_id: str | None = None
+        self,
+        code: ErrorCode,
+        message: str,
+        turn_id: str | None = None,
+        client_id: str | None = None,
     ) -> None:
-        event = {"type": "error", "code": code, "message": message}
-        if turn_id:
-            event["turn_id"] = turn_id
-        if client_id:
-            event["id"] = client_id
-        self.put(event)
+        # Empty ids are as good as none: the event then carries no turn_id / id at all.
+        self.put(ErrorEvent(code, message, turn_id=turn_id or None, client_id=client_id or None))
 
     def submit_text(self, text: str, client_id: str | None = None) -> str | None:
         """Start a turn for ``text`` (already validated), or queue it; returns its turn id.
@@ -98,7 +113,7 @@ class Conversation:
         self.last_activity = time.monotonic()
         if self.busy and len(self._waiting) >= self._max_queued:
             msg = "a reply is running and the queue is full; interrupt it first"
-            self.error("busy", msg, client_id=client_id)
+            self.error(ErrorCode.BUSY, msg, client_id=client_id)
             return None
         self._turns += 1
         turn_id = f"t{self._turns}"
@@ -107,7 +122,7 @@ class Conversation:
             self._turn_task = asyncio.create_task(self._run_waiting())
         return turn_id
 
-    async def interrupt(self, reason: str = "client") -> str | None:
+    async def interrupt(self, reason: InterruptReason = InterruptReason.CLIENT) -> str | None:
         """Cancel the running turn; returns its id, or None when nothing was running.
 
         Not activity: a client that only interrupts is as idle as one that sends nothing.
@@ -117,7 +132,7 @@ class Conversation:
             if time.monotonic() < self._playback_end and self._last_turn:
                 # Everything is sent but still playing: the client flushes what it queued.
                 self._playback_end = 0.0
-                self.put({"type": "interrupted", "turn_id": self._last_turn, "reason": reason})
+                self.put(InterruptedEvent(self._last_turn, reason))
                 return self._last_turn
             return None
         self._turn_id = None
@@ -125,7 +140,7 @@ class Conversation:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         self._purge(turn_id)
-        self.put({"type": "interrupted", "turn_id": turn_id, "reason": reason})
+        self.put(InterruptedEvent(turn_id, reason))
         log.info("session=%s turn=%s interrupted (%s)", self.session_id, turn_id, reason)
         if self._waiting:  # queued texts still get their replies
             self._turn_task = asyncio.create_task(self._run_waiting())
@@ -159,19 +174,17 @@ class Conversation:
 
     async def _run_turn(self, turn_id: str, text: str, client_id: str | None) -> None:
         t0 = time.perf_counter()
-        start = {"type": "turn_start", "turn_id": turn_id, "text": text}
-        if client_id:
-            start["id"] = client_id
-        self.put(start)
+        self.put(TurnStartEvent(turn_id, text, client_id=client_id or None))
         log.info("session=%s turn=%s started (%d chars)", self.session_id, turn_id, len(text))
-        source = self._llm.stream(text, self.history)
+        # The engine only reads the history; the exchange is recorded here, as it streams.
+        source = record_reply(text, self.history, self._llm.stream(self.history, Transcript(text)))
         first_media: float | None = None
         try:
             async for ev in self._pipeline.run(source, turn_id=turn_id):
                 if isinstance(ev, MediaChunk):
                     self.put(replace(ev, turn_id=turn_id))
                 elif isinstance(ev, TextDelta):
-                    self.put({"type": "reply_delta", "turn_id": turn_id, "text": ev.text})
+                    self.put(ReplyDeltaEvent(turn_id, ev.text))
                 elif isinstance(ev, SentenceStarted):
                     first_media = first_media or time.monotonic()
                     self._playback_end = first_media + ev.start_s + ev.duration_s
@@ -181,15 +194,7 @@ class Conversation:
                 elif isinstance(ev, TurnDone):
                     timings = {k: round(v, 4) for k, v in ev.timings.seconds.items()}
                     timings["total"] = round(time.perf_counter() - t0, 4)
-                    self.put(
-                        {
-                            "type": "turn_end",
-                            "turn_id": turn_id,
-                            "text": ev.text,
-                            "media_s": round(ev.media_s, 4),
-                            "timings": timings,
-                        }
-                    )
+                    self.put(TurnEndEvent(turn_id, ev.text, round(ev.media_s, 4), timings))
                     if timings.get("stalled", 0.0) >= STALL_WARN_S:
                         log.warning(
                             "session=%s turn=%s media came %.1f s behind real time: the Avatar "
@@ -202,25 +207,21 @@ class Conversation:
                         self._on_turn_end(timings)
         except Exception as exc:  # a bug in a stage must not kill the session
             log.exception("session=%s turn=%s failed", self.session_id, turn_id)
-            self.error("internal", f"the reply failed: {type(exc).__name__}", turn_id)
+            self.error(ErrorCode.INTERNAL, f"the reply failed: {type(exc).__name__}", turn_id)
         self.last_activity = time.monotonic()
 
 
-def turn_of(item: object) -> str | None:
-    """The turn an outgoing item belongs to (None: not a turn's, e.g. a stream marker)."""
-    if isinstance(item, MediaChunk):
-        return item.turn_id
-    if isinstance(item, dict):
-        return item.get("turn_id")
+def turn_of(item: OutboxItem) -> str | None:
+    """The turn an outgoing item belongs to (None: not a turn's, e.g. a stream marker or a
+    speech event)."""
     return getattr(item, "turn_id", None)
 
 
-def _sentence_event(turn_id: str, ev: SentenceStarted) -> dict[str, Any]:
-    return {
-        "type": "sentence",
-        "turn_id": turn_id,
-        "seq": ev.sentence.index,
-        "text": ev.sentence.text,
-        "start_s": round(ev.start_s, 4),
-        "duration_s": round(ev.duration_s, 4),
-    }
+def _sentence_event(turn_id: str, ev: SentenceStarted) -> SentenceEvent:
+    return SentenceEvent(
+        turn_id,
+        seq=ev.sentence.index,
+        text=ev.sentence.text,
+        start_s=round(ev.start_s, 4),
+        duration_s=round(ev.duration_s, 4),
+    )

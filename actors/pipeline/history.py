@@ -1,11 +1,13 @@
 """Conversation history (alternating user/assistant messages) and how a streamed
-reply is recorded in it."""
+reply is recorded in it: the conversation wraps the LLM's stream in ``record_reply``."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
+
+from actors.core.messages import TextDelta
 
 ROLES = ("user", "assistant")
 CUT_OFF_MARK = " …"  # ends a reply that was interrupted, so the model knows
@@ -76,9 +78,9 @@ class ChatHistory:
 
 
 async def record_reply(
-    user_text: str, history: ChatHistory, deltas: AsyncIterator[str]
-) -> AsyncIterator[str]:
-    """Pass ``deltas`` through while recording the exchange in ``history``.
+    user_text: str, history: ChatHistory, deltas: AsyncIterator[TextDelta]
+) -> AsyncIterator[TextDelta]:
+    """Pass ``deltas`` (an LLM's reply) through while recording the exchange in ``history``.
 
     The history records what the listener actually received. Before the first delta
     nothing is recorded, so a failure or cancellation (barge-in) before any text
@@ -92,7 +94,7 @@ async def record_reply(
     reply: dict[str, str] | None = None
     async with aclosing(deltas):
         async for delta in deltas:
-            text += delta
+            text += delta.text
             if reply is None:
                 reply = history.add_exchange(user_text, text + CUT_OFF_MARK)
             else:

@@ -6,51 +6,15 @@ The Serve app wires the same :class:`TurnPipeline` to deployment handles instead
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 
-from actors.core.messages import Sentence, TTSAudio
+from actors.core.messages import Sentence, TextDelta, TTSAudio
+from actors.engines.avatar.builders import make_avatar
 from actors.engines.tts import tts_engines
 from actors.media.encoder import FragmentedMP4Encoder
 from actors.pipeline.builders import make_encoder, make_splitter
 from actors.pipeline.turn import TurnPipeline
 from config import Settings
-
-
-def make_sprite(settings: Settings):
-    """The sprite avatar. When Wav2Lip was asked for, its ``note`` says why it is not in use
-    (missing pack or weights, and how to get them)."""
-    from actors.engines.avatar.sprite import SpriteAvatar
-
-    a = settings.avatar
-    sprite = SpriteAvatar(
-        size=a.size, fps=a.fps, mouth_smoothing=a.mouth_smoothing, seed=a.seed, palette=a.palette
-    )
-    if a.kind == "wav2lip":
-        from actors.engines.avatar.wav2lip import unavailable_reason
-
-        sprite.note = unavailable_reason(settings) or ""
-    return sprite
-
-
-def make_avatar(settings: Settings):
-    """The configured avatar renderer; Wav2Lip falls back to the sprite when unavailable."""
-    if settings.avatar.kind == "wav2lip":
-        from actors.engines.avatar.wav2lip import Wav2LipAvatar, make_runner, unavailable_reason
-
-        if unavailable_reason(settings) is None:
-            ls = settings.lipsync
-            return Wav2LipAvatar.load(
-                settings.avatars_dir,
-                settings.avatar.name,
-                runner=make_runner(settings),
-                fps=settings.avatar.fps,
-                batch_size=ls.max_batch_size,
-            )
-    return make_sprite(settings)
 
 
 class LocalStages:
@@ -84,41 +48,6 @@ class LocalStages:
         )
 
 
-async def verbatim(text: str) -> AsyncIterator[str]:
-    """A text source that yields ``text`` as it is (the CLI's ``say``)."""
-    yield text
-
-
-def check_writable(path: Path) -> None:
-    """Fail early, before any work, if ``path`` cannot be written."""
-    path = path.expanduser()
-    if path.is_dir():
-        raise OSError(f"{path} is a directory")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise OSError(f"directory {parent} does not exist")
-    try:
-        if path.exists():  # opened for append and closed: its content is untouched
-            with open(path, "ab"):
-                pass
-        else:  # probe the directory without leaving a file behind
-            with tempfile.TemporaryFile(dir=parent):
-                pass
-    except OSError as exc:
-        raise OSError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-@contextlib.contextmanager
-def atomic_output(path: Path):
-    """A binary file that becomes ``path`` only if the block ends without an exception.
-
-    A failed or interrupted render leaves neither a partial file nor a clobbered old one.
-    """
-    path = path.expanduser()
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        with open(partial, "wb") as out:
-            yield out
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+async def verbatim(text: str) -> AsyncIterator[TextDelta]:
+    """A text source that yields ``text`` as it is, one delta (the CLI's ``say``)."""
+    yield TextDelta(text)

@@ -6,37 +6,54 @@ streams ~20 tokens a second per session, so at many sessions the reply text alon
 cores busy. ``next_batch`` returns everything that is ready, and keeps a batch that holds only
 reply text open for a short window; consecutive ``reply_delta`` events of a turn are merged.
 Media and every other event close the batch at once: they are never held back.
+
+An outbox holds ``OutboxItem``s only: server events (actors/core/events.py), ``MediaChunk``s
+and the stream markers below. They cross Ray as they are (dataclasses pickle); the ingress
+turns events into JSON just before the socket.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import get_args
 
-__all__ = ["StreamBreak", "StreamEnd", "merge_reply_deltas", "next_batch"]
+from actors.core.events import ReplyDeltaEvent, ServerEvent
+from actors.core.messages import MediaChunk
+
+__all__ = [
+    "OUTBOX_TYPES",
+    "OutboxItem",
+    "StreamBreak",
+    "StreamEnd",
+    "merge_reply_deltas",
+    "next_batch",
+]
 
 
-def _is_delta(item: Any) -> bool:
-    return isinstance(item, dict) and item.get("type") == "reply_delta"
-
-
-def merge_reply_deltas(items: list[Any]) -> list[Any]:
+def merge_reply_deltas(items: list[OutboxItem]) -> list[OutboxItem]:
     """Adjacent ``reply_delta`` events of the same turn become one (their texts joined)."""
-    out: list[Any] = []
+    out: list[OutboxItem] = []
     for item in items:
         prev = out[-1] if out else None
-        if _is_delta(item) and _is_delta(prev) and prev.get("turn_id") == item.get("turn_id"):
-            out[-1] = {**prev, "text": prev["text"] + item["text"]}
+        if (
+            isinstance(item, ReplyDeltaEvent)
+            and isinstance(prev, ReplyDeltaEvent)
+            and prev.turn_id == item.turn_id
+        ):
+            out[-1] = replace(prev, text=prev.text + item.text)
         else:
             out.append(item)
     return out
 
 
 async def next_batch(
-    queue: asyncio.Queue, *, window_s: float, barrier: Callable[[Any], bool] = lambda _: False
-) -> list[Any]:
+    queue: asyncio.Queue[OutboxItem],
+    *,
+    window_s: float,
+    barrier: Callable[[OutboxItem], bool] = lambda _: False,
+) -> list[OutboxItem]:
     """The next items of ``queue`` in order (at least one; waits for it).
 
     While the batch holds only ``reply_delta`` events it stays open up to ``window_s`` after
@@ -48,7 +65,7 @@ async def next_batch(
         raise ValueError(f"window_s must be >= 0, got {window_s}")
     loop = asyncio.get_running_loop()
     batch = [await queue.get()]
-    deadline = loop.time() + window_s if _is_delta(batch[0]) else None
+    deadline = loop.time() + window_s if isinstance(batch[0], ReplyDeltaEvent) else None
     while not barrier(batch[-1]):
         try:
             item = queue.get_nowait()
@@ -61,7 +78,7 @@ async def next_batch(
             except TimeoutError:
                 break
         batch.append(item)
-        if not _is_delta(item):
+        if not isinstance(item, ReplyDeltaEvent):
             deadline = None  # send now, with whatever else is already queued
     return merge_reply_deltas(batch)
 
@@ -80,3 +97,8 @@ class StreamEnd:
     """
 
     reason: str
+
+
+OutboxItem = ServerEvent | MediaChunk | StreamBreak | StreamEnd
+# For isinstance: what ``Conversation.put`` accepts (anything else is a bug, caught at once).
+OUTBOX_TYPES: tuple[type, ...] = (*get_args(ServerEvent), MediaChunk, StreamBreak, StreamEnd)

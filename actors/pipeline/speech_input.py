@@ -8,14 +8,17 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 
+from actors.core.errors import ErrorCode, InterruptReason
+from actors.core.events import SpeechEndedEvent, SpeechStartedEvent, TranscriptEvent
 from actors.core.messages import SpeechStarted, Transcript, Utterance
 from actors.core.textclean import InputTextError, clean_text
+from actors.engines.vad.base import VAD
 from actors.engines.vad.silero import SileroVAD
 from actors.pipeline.conversation import Conversation
 from config import VADSettings
 
 log = logging.getLogger("avatar_chat.voice")
-Transcribe = Callable[[np.ndarray, int], Awaitable[Transcript]]
+Transcribe = Callable[[Utterance], Awaitable[Transcript]]  # an ASR (its deployment's handle)
 
 
 class VoiceInput:
@@ -34,7 +37,7 @@ class VoiceInput:
         transcribe: Transcribe,
         settings: VADSettings,
         max_chars: int = 2000,
-        vad: SileroVAD | None = None,
+        vad: VAD | None = None,
     ) -> None:
         self.conv = conversation
         self._transcribe = transcribe
@@ -53,20 +56,14 @@ class VoiceInput:
             run = self.vad.speech_run_ms
             if s.barge_in and not self._barged and run >= s.barge_in_ms and self.conv.talking:
                 self._barged = True
-                await self.conv.interrupt("barge_in")
+                await self.conv.interrupt(InterruptReason.BARGE_IN)
             for event in events:
                 if isinstance(event, SpeechStarted):
-                    self.conv.put({"type": "speech_started", "at_s": round(event.at_s, 3)})
+                    self.conv.put(SpeechStartedEvent(round(event.at_s, 3)))
                 elif isinstance(event, Utterance):
                     self._barged = False
                     # Before the ASR runs: a client can stop its microphone or show progress.
-                    self.conv.put(
-                        {
-                            "type": "speech_ended",
-                            "start_s": round(event.start_s, 3),
-                            "end_s": round(event.end_s, 3),
-                        }
-                    )
+                    self.conv.put(SpeechEndedEvent(round(event.start_s, 3), round(event.end_s, 3)))
                     self._queue_transcription(event)
 
     def _queue_transcription(self, utterance: Utterance) -> None:
@@ -81,20 +78,22 @@ class VoiceInput:
 
     async def _transcribe_one(self, utterance: Utterance) -> None:
         try:
-            result = await self._transcribe(utterance.pcm, utterance.sample_rate)
+            result = await self._transcribe(utterance)
         except Exception as exc:
             log.warning("transcription failed: %s", exc)
-            self.conv.error("asr_unavailable", f"speech was heard but not transcribed: {exc}")
+            self.conv.error(
+                ErrorCode.ASR_UNAVAILABLE, f"speech was heard but not transcribed: {exc}"
+            )
             return
-        event = {
-            "type": "transcript",
-            "text": result.text,
-            "language": result.language,
-            "asr_s": round(result.asr_s, 3),
-            "start_s": round(utterance.start_s, 3),
-            "end_s": round(utterance.end_s, 3),
-        }
-        self.conv.put(event)
+        self.conv.put(
+            TranscriptEvent(
+                text=result.text,
+                language=result.language,
+                asr_s=round(result.asr_s, 3),
+                start_s=round(utterance.start_s, 3),
+                end_s=round(utterance.end_s, 3),
+            )
+        )
         try:
             text = clean_text(result.text, max_chars=self._max_chars)
         except InputTextError:

@@ -73,6 +73,7 @@ class SentenceSplitter:
         self._line_start = True
 
     def push(self, delta: str | TextDelta) -> list[Sentence]:
+        """Add a delta (a ``TextDelta`` or its plain text); return the sentences it ends."""
         self._buf += delta.text if isinstance(delta, TextDelta) else delta
         return self._drain(final=False)
 

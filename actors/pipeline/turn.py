@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import numpy as np
 
+from actors.core.errors import ErrorCode
 from actors.core.messages import (
     MediaChunk,
     Sentence,
@@ -75,9 +76,12 @@ class TurnPipeline:
         self._clock = clock
 
     async def run(
-        self, deltas: AsyncIterator[str], *, turn_id: str = ""
+        self, deltas: AsyncIterator[TextDelta], *, turn_id: str = ""
     ) -> AsyncIterator[TurnEvent]:
-        """Yield events in order; cancelling the consumer cancels every stage of the turn."""
+        """Yield events in order: each of ``deltas`` (an LLM's reply) as it arrives, then the
+        sentences' events and media, ``TurnDone`` last. A failing ``deltas`` ends the text
+        with ``TurnFailed`` (its ``code``, else text_error); ``deltas`` is closed at the end.
+        Cancelling the consumer cancels every stage of the turn."""
         out: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
         run = _TurnRun(self, out, turn_id)
         task = asyncio.create_task(run.main(deltas))
@@ -114,7 +118,7 @@ class _TurnRun:
         if wait > 0:
             await asyncio.sleep(wait)
 
-    async def main(self, deltas: AsyncIterator[str]) -> None:
+    async def main(self, deltas: AsyncIterator[TextDelta]) -> None:
         pending: asyncio.Queue[asyncio.Task | None] = asyncio.Queue()
         deliver = asyncio.create_task(self._deliver(pending))
         tasks: list[asyncio.Task] = []
@@ -128,14 +132,14 @@ class _TurnRun:
                 async for delta in deltas:
                     if "first_text" not in self.timings.seconds:
                         self.timings.add("first_text", self.clock() - self.t0)
-                    text_parts.append(delta)
-                    await self.out.put(TextDelta(delta))
+                    text_parts.append(delta.text)
+                    await self.out.put(delta)
                     for sentence in splitter.push(delta):
                         prev_end = await self._launch(sentence, prev_end, tasks, pending)
                 for sentence in splitter.flush():
                     prev_end = await self._launch(sentence, prev_end, tasks, pending)
             except Exception as exc:  # the text source failed: deliver what is already spoken
-                failure = TurnFailed(getattr(exc, "code", "text_error"), str(exc))
+                failure = TurnFailed(getattr(exc, "code", ErrorCode.TEXT_ERROR), str(exc))
             await pending.put(None)
             media_s = await deliver
             if failure is not None:
@@ -163,9 +167,9 @@ class _TurnRun:
             # _launch, so the reply text keeps streaming while sentences wait.
             await self.slots.acquire()
             t = self.clock()
-            stage = "tts_error"
+            stage = ErrorCode.TTS_ERROR
             audio = await self.pipe._speak(sentence)
-            stage = "avatar_error"
+            stage = ErrorCode.AVATAR_ERROR
             self.timings.add("tts", self.clock() - t)
             pcm = pad_to_frames(audio.pcm, audio.sample_rate, self.pipe._fps)
             audio = TTSAudio(pcm, audio.sample_rate, audio.engine, sentence)
@@ -183,7 +187,7 @@ class _TurnRun:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             log.warning("sentence %d skipped (%s): %r", sentence.index, stage, exc)
-            what = "spoken" if stage == "tts_error" else "animated"
+            what = "spoken" if stage == ErrorCode.TTS_ERROR else "animated"
             return TurnFailed(stage, f"a sentence could not be {what} and was skipped")
 
     async def _deliver(self, pending: asyncio.Queue) -> float:
@@ -208,7 +212,9 @@ class _TurnRun:
             except Exception as exc:  # the frame stream broke (e.g. its replica died)
                 log.warning("reply cut at sentence %d: %r", s.index, exc)
                 await self.out.put(
-                    TurnFailed("avatar_error", "the avatar stopped mid-reply; the reply was cut")
+                    TurnFailed(
+                        ErrorCode.AVATAR_ERROR, "the avatar stopped mid-reply; the reply was cut"
+                    )
                 )
                 break
             media_s += audio.duration_s

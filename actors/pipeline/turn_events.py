@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from actors.core.errors import ErrorCode
 from actors.core.messages import MediaChunk, Sentence, StageTimings, TextDelta
 
 
@@ -20,7 +21,9 @@ class SentenceStarted:
 
 @dataclass(frozen=True, slots=True)
 class TurnFailed:
-    code: str
+    """A part of the turn failed; ``code`` goes into its ``error`` event."""
+
+    code: ErrorCode
     message: str
 
 

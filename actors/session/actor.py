@@ -17,10 +17,12 @@ import time
 import numpy as np
 import ray
 
-from actors.engines.llm.openai_chat import make_llm
-from actors.pipeline.conversation import Conversation, Outgoing
+from actors.core.errors import ErrorCode, InterruptReason
+from actors.core.events import PROTOCOL_VERSION, SessionEvent, VoiceInputEvent
+from actors.engines.llm import llm_engines
+from actors.pipeline.conversation import Conversation
 from actors.pipeline.history import ChatHistory
-from actors.pipeline.outbox import StreamBreak, StreamEnd, next_batch
+from actors.pipeline.outbox import OutboxItem, StreamBreak, StreamEnd, next_batch
 from actors.session.remote_stages import DeploymentStages
 from config import Settings
 
@@ -119,7 +121,7 @@ class SessionActor:
 
         self.conv = Conversation(
             session_id=session_id,
-            llm=make_llm(self.settings.llm),
+            llm=llm_engines.create(self.settings.llm),
             pipeline=stages.pipeline(),
             history=history,
             max_queued=self.settings.server.max_queued_turns,
@@ -133,7 +135,7 @@ class SessionActor:
 
             self.voice = VoiceInput(
                 conversation=self.conv,
-                transcribe=lambda pcm, rate: self.asr.transcribe.remote(pcm, rate),
+                transcribe=lambda utterance: self.asr.transcribe.remote(utterance),
                 settings=self.settings.vad,
                 max_chars=self.settings.text.max_input_chars,
             )
@@ -150,29 +152,28 @@ class SessionActor:
         if self._store is not None and not self._ended:
             self._store.put.remote(self.session_id, {"history": self.conv.history.to_dict()})
 
-    async def attach(self, resumed: bool) -> dict:
-        """A connection takes over the session; returns the ``session`` event."""
+    async def attach(self, resumed: bool) -> tuple[int, SessionEvent] | None:
+        """A connection takes over the session; returns its connection number (which its
+        later calls carry) and the ``session`` event; None if the session has ended."""
         if self._reaper is None:
             self._reaper = self._spawn(self._reap())
         if self._ended:
-            return {}
+            return None
         self._conn += 1
         self._attached = True
         self.conv.put(StreamBreak())  # ends the previous connection's stream, if any
         self.conv.last_activity = time.monotonic()
         s = self.settings
-        event = {
-            "type": "session",
-            "session_id": self.session_id,
-            "protocol": 1,
-            "resumed": resumed,
-            "history": self.conv.history.messages if resumed else [],
-            "avatar": self.info,
-            "voice_input": await self._voice_status(),
-            "llm": {"offline": s.llm.offline, "model": "echo" if s.llm.offline else s.llm.model},
-            "conn": self._conn,
-        }
-        return event
+        event = SessionEvent(
+            session_id=self.session_id,
+            protocol=PROTOCOL_VERSION,
+            resumed=resumed,
+            history=self.conv.history.messages if resumed else [],
+            avatar=self.info,
+            voice_input=await self._voice_status(),
+            llm={"offline": s.llm.stand_in, "model": s.llm.model_name},
+        )
+        return self._conn, event
 
     async def events(self, conn: int):
         """Lists of outgoing items for connection ``conn`` until another connection takes
@@ -203,7 +204,7 @@ class SessionActor:
         if conn == self._conn and self._attached:
             self._attached = False
             self._detached_at = time.monotonic()
-            await self.conv.interrupt("disconnected")
+            await self.conv.interrupt(InterruptReason.DISCONNECTED)
             self.conv.put(StreamBreak())
 
     async def _voice_status(self) -> dict:
@@ -229,9 +230,12 @@ class SessionActor:
             await asyncio.sleep(2.0)
             status = await self.asr.status.remote()
             if status.get("state") != "loading":
-                event = {"type": "voice_input", **{k: status[k] for k in ("available", "reason")}}
-                event["state"] = status["state"]
-                event["min_silence_ms"] = self.settings.vad.min_silence_ms
+                event = VoiceInputEvent(
+                    available=status["available"],
+                    reason=status["reason"],
+                    state=status["state"],
+                    min_silence_ms=self.settings.vad.min_silence_ms,
+                )
                 self.conv.put(event)
                 return
 
@@ -244,7 +248,7 @@ class SessionActor:
             return False
         self.conv.last_activity = time.monotonic()  # a hands-free user who only speaks
         if self.voice is None:
-            self.conv.error("voice_unavailable", "voice input is disabled on this server")
+            self.conv.error(ErrorCode.VOICE_UNAVAILABLE, "voice input is disabled on this server")
             return True
         await self.voice.feed(np.frombuffer(data, dtype="<i2"))
         return True
@@ -258,10 +262,10 @@ class SessionActor:
     async def interrupt(self, conn: int) -> bool:
         if conn != self._conn or self._ended:
             return False
-        await self.conv.interrupt("client")
+        await self.conv.interrupt(InterruptReason.CLIENT)
         return True
 
-    async def error(self, code: str, message: str) -> None:
+    async def error(self, code: ErrorCode, message: str) -> None:
         self.conv.error(code, message)
 
     async def alive(self) -> bool:
@@ -307,7 +311,7 @@ class SessionActor:
             if not self._attached and now - self._detached_at > srv.resume_grace_s:
                 await self.end("not resumed within the grace period")
             elif not self.conv.busy and now - self.conv.last_activity > srv.idle_timeout_s:
-                self.conv.error("session_idle", "the session ended after being idle")
+                self.conv.error(ErrorCode.SESSION_IDLE, "the session ended after being idle")
                 await self.end("idle")
 
 
@@ -319,4 +323,4 @@ def _terminate_self() -> None:
     ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
 
 
-__all__ = ["DeploymentStages", "Outgoing", "SessionActor"]
+__all__ = ["DeploymentStages", "OutboxItem", "SessionActor"]

@@ -55,4 +55,5 @@ def record_sessions(count: int) -> None:
 
 
 def record_client_error(code: str) -> None:
-    _metrics()["errors"].inc(tags={"code": code})
+    # str(): an ErrorCode member becomes its plain string, the type Ray's tag values take.
+    _metrics()["errors"].inc(tags={"code": str(code)})

@@ -27,7 +27,7 @@ from serve_app.http_security import SecurityHeaders, SocketGate
 from serve_app.idle import render_idle_clip
 from serve_app.session_pool import SessionPool
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).resolve().parents[1] / "static"  # serve_app/static
 log = logging.getLogger("avatar_chat.ingress")
 
 

@@ -48,7 +48,7 @@ def _frames_in(requests: list[LipSyncRequest]) -> int:
 # num_cpus is a scheduling reservation, not a limit (the replica runs parallel_runs threads):
 # 0.5 lets the whole app place on 2 cores, whichever config file builds it.
 @serve.deployment(name="LipSync", ray_actor_options={"num_cpus": 0.5}, max_ongoing_requests=64)
-class LipSync:
+class LipSyncPool:
     """``mel [k,1,80,16] + face crops [k,96,96,3] -> mouths [k,96,96,3]``, across sessions."""
 
     def __init__(self, settings: dict) -> None:

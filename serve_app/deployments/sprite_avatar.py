@@ -16,8 +16,8 @@ import numpy as np
 from ray import serve
 
 from actors.core.messages import TTSAudio, pad_to_frames
+from actors.engines.avatar.builders import make_sprite
 from actors.media.fragments import fragment_sizes
-from actors.pipeline.local_stages import make_sprite
 from config import Settings
 
 log = logging.getLogger("avatar_chat.deployments")
@@ -63,11 +63,8 @@ class AvatarDeployment:
     ) -> AsyncIterator[np.ndarray]:
         """Frames for ``audio`` padded to ``n_samples`` (a whole number of frames), streamed
         in the turn's fragment sizes: the first chunk leaves after rendering a few frames."""
-        pcm = audio.pcm
-        if len(pcm) < n_samples:
-            pcm = np.concatenate([pcm, np.zeros(n_samples - len(pcm), pcm.dtype)])
         r = self._renderer
-        pcm = pad_to_frames(pcm, audio.sample_rate, r.fps)
+        pcm = pad_to_frames(audio.pcm, audio.sample_rate, r.fps, min_samples=n_samples)
         n_frames = len(pcm) * r.fps // audio.sample_rate
         sizes = fragment_sizes(n_frames, first_sentence=first_frame == 0)
         chunks = r.talking_chunks(pcm, audio.sample_rate, sizes, first_frame=first_frame)

@@ -21,7 +21,7 @@ from ray.serve import Application
 from actors.core.messages import TTSAudio, pad_to_frames
 from actors.engines.avatar.wav2lip import Wav2LipAvatar, unavailable_reason
 from config import AvatarSettings, Settings
-from serve_app.deployments.lipsync_pool import LipSync
+from serve_app.deployments.lipsync_pool import LipSyncPool
 from serve_app.deployments.sprite_avatar import AvatarDeployment, avatar_info
 
 log = logging.getLogger("avatar_chat.lipsync")
@@ -58,10 +58,7 @@ class Wav2LipAvatarDeployment:
         self, audio: TTSAudio, first_frame: int, n_samples: int, source: str = ""
     ) -> AsyncIterator[np.ndarray]:
         """Frames of ``audio`` padded to ``n_samples``, in chunks of ``chunk_frames``, in order."""
-        pcm = audio.pcm
-        if len(pcm) < n_samples:
-            pcm = np.concatenate([pcm, np.zeros(n_samples - len(pcm), pcm.dtype)])
-        pcm = pad_to_frames(pcm, audio.sample_rate, self._avatar.fps)
+        pcm = pad_to_frames(audio.pcm, audio.sample_rate, self._avatar.fps, min_samples=n_samples)
         mel = await asyncio.to_thread(self._avatar.mel_inputs, pcm, audio.sample_rate)
         pending: deque[asyncio.Task] = deque()
         try:
@@ -102,6 +99,6 @@ def avatar_deployment(settings: Settings) -> Application:
     if settings.avatar.kind == "wav2lip":
         reason = unavailable_reason(settings)
         if reason is None:
-            return Wav2LipAvatarDeployment.bind(data, LipSync.bind(data))
+            return Wav2LipAvatarDeployment.bind(data, LipSyncPool.bind(data))
         log.warning("%s", reason)
     return AvatarDeployment.bind(data)

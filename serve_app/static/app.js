@@ -4,11 +4,17 @@
 import { Captions } from './captions.js';
 import { MicControl } from './mic.js';
 import { TalkingPlayer } from './player.js';
+import { ErrorCode, InterruptReason } from './protocol-constants.js';
 import { ChatSocket, takeToken } from './socket.js';
 import { showLatency, showStatus, Transcript, toast } from './ui.js';
 
 const SESSION_KEY = 'avatar-chat.session';
-const REJECTED_TEXT = new Set(['busy', 'empty_text', 'text_too_long', 'bad_text']);
+const REJECTED_TEXT = new Set([
+  ErrorCode.BUSY,
+  ErrorCode.EMPTY_TEXT,
+  ErrorCode.TEXT_TOO_LONG,
+  ErrorCode.BAD_TEXT,
+]);
 const HEARING_MAX_MS = 35000; // the server cuts speech at vad.max_utterance_s (30 s by default)
 const $ = (id) => document.getElementById(id);
 const TOKEN = takeToken(); // before anything else reads or shows the address
@@ -271,9 +277,10 @@ function onEvent(event) {
       interruptions.push({ turnId: event.turn_id, reason: event.reason });
       // barge_in: the user spoke over the reply; drop what is queued, like the Stop button.
       if (turn && !cut) {
-        const note = event.reason === 'barge_in' ? 'interrupted (you spoke)' : 'interrupted';
+        const spoke = event.reason === InterruptReason.BARGE_IN;
+        const note = spoke ? 'interrupted (you spoke)' : 'interrupted';
         if (isActive(turn)) stopTurn(turn, note);
-      } else if (!turn && event.reason !== 'disconnected') {
+      } else if (!turn && event.reason !== InterruptReason.DISCONNECTED) {
         // Cut before its turn_start reached us (the server drops a cut turn's events).
         const send = pendingSends.shift();
         if (send) transcript.note(send.body, 'interrupted', 'cut');
@@ -291,22 +298,23 @@ function onEvent(event) {
 }
 
 function onError(event, turn) {
-  if (event.code === 'session_expired') {
+  if (event.code === ErrorCode.SESSION_EXPIRED) {
     sessionStorage.removeItem(SESSION_KEY);
     state.sessionId = null;
     toast('The previous conversation has expired; starting a new one.', { kind: 'info' });
     if (transcript.list.children.length > 0) transcript.divider('new conversation');
     return;
   }
-  if (event.code === 'replaced') return; // the socket closes next; the status line says why
-  if (event.code === 'capacity' || event.code === 'too_many_connections') {
+  if (event.code === ErrorCode.REPLACED) return; // the socket closes next; the status line says why
+  if (event.code === ErrorCode.CAPACITY || event.code === ErrorCode.TOO_MANY_CONNECTIONS) {
     // The socket closes next and retries with a longer backoff; the status line counts down.
     if (!state.busyNotified) toast(`${event.message} (capacity)`, { kind: 'info' });
     state.busyNotified = true;
     return;
   }
-  if (event.code === 'asr_unavailable' || event.code === 'voice_unavailable') setVoice(null);
-  if (event.code === 'voice_unavailable') {
+  const voiceCodes = [ErrorCode.ASR_UNAVAILABLE, ErrorCode.VOICE_UNAVAILABLE];
+  if (voiceCodes.includes(event.code)) setVoice(null);
+  if (event.code === ErrorCode.VOICE_UNAVAILABLE) {
     // Audio already in flight gets the same answer: say it once.
     if (!mic.available) return;
     mic.setAvailability({ available: false, reason: event.message });
@@ -324,7 +332,8 @@ function onError(event, turn) {
     }
   }
   // `internal` and `session_lost` end a turn without turn_end; what arrived plays out.
-  if ((event.code === 'internal' || event.code === 'session_lost') && turn && !turn.serverDone) {
+  const endsTurn = event.code === ErrorCode.INTERNAL || event.code === ErrorCode.SESSION_LOST;
+  if (endsTurn && turn && !turn.serverDone) {
     turn.serverDone = true;
     turn.outcome = 'failed';
     transcript.note(turn.replyBody, 'failed');

@@ -1,9 +1,11 @@
 // The chat WebSocket: JSON events, binary media frames, reconnect with backoff.
 // Binary frame layout (docs/protocol.md): [u32 BE header length][JSON header][payload].
 
+import { CloseCode } from './protocol-constants.js';
+
 const decoder = new TextDecoder();
-const CLOSE_TRY_LATER = 1013;
-const CLOSE_REPLACED = 4001; // the session was resumed elsewhere: do not take it back
+const CLOSE_TRY_LATER = CloseCode.TRY_LATER;
+const CLOSE_REPLACED = CloseCode.REPLACED; // the session was resumed elsewhere: do not take it back
 const BUSY_BACKOFF = { baseMs: 2000, maxMs: 30000 };
 
 /** Split one binary message into its JSON header and payload bytes (null if malformed). */

@@ -1,37 +1,52 @@
-"""A scripted stand-in for WhisperASR, for tests that need meaningful transcripts.
+"""A scripted ASR engine, ``"scripted"``, for tests that need meaningful transcripts.
 
-Configure the Serve app with ``asr.worker = "tests.fakes.fake_asr:ScriptedASR"`` and
-``asr.model = "First transcript.|Second transcript."``: each utterance gets the next
-transcript in the script (cycling). Knobs: ``delay_s`` via ``asr.cpu_threads`` is not
-used; set ``ScriptedASR.delay_s`` or ``fail_times`` on the class in-process instead.
+Importing this module registers it. A Serve app gets it with ``plugins:
+["tests.fakes.fake_asr"]`` (so each replica imports this module before it validates the
+settings) and ``asr: {engine: scripted, script: ["First.", "Second."]}``: each utterance
+gets the next transcript of the script, cycling.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Literal
 
-import numpy as np
+from pydantic import Field
 
-from actors.core.messages import Transcript
+from actors.core.messages import Transcript, Utterance
+from actors.engines.asr import ASR, asr_engines
+from config import ASREngineSettings
+
+__all__ = ["ScriptedASR", "ScriptedASRSettings"]
 
 
-class ScriptedASR:
-    """``Utterance -> Transcript`` from a script; records the utterance lengths it got."""
+class ScriptedASRSettings(ASREngineSettings):
+    engine: Literal["scripted"] = Field("scripted", description="Transcripts from a script.")
+    script: list[str] = Field(["Hello."], min_length=1, description="Transcripts, in turn.")
+    delay_s: float = Field(0.05, ge=0, description="Seconds each transcription takes.")
+    fail_times: int = Field(0, ge=0, description="The first N transcriptions raise.")
 
-    delay_s = 0.05
-    fail_times = 0
 
-    def __init__(self, model: str = "Hello.", **_options) -> None:
-        self.script = [t for t in model.split("|") if t] or [""]
+@asr_engines.register
+class ScriptedASR(ASR):
+    """``Utterance -> Transcript`` from a script; ``calls`` records the utterances' lengths."""
+
+    name = "scripted"
+    settings_class = ScriptedASRSettings
+
+    def __init__(self, settings: ScriptedASRSettings | None = None, /, **options) -> None:
+        self.settings = settings if settings is not None else ScriptedASRSettings(**options)
         self.calls: list[float] = []
-        self._failures_left = self.fail_times
+        self._lock = threading.Lock()  # the deployment transcribes in several threads
 
-    def transcribe(self, pcm: np.ndarray, sample_rate: int = 16000) -> Transcript:
+    def transcribe(self, utterance: Utterance) -> Transcript:
         t0 = time.perf_counter()
-        time.sleep(self.delay_s)
-        self.calls.append(len(pcm) / sample_rate)
-        if self._failures_left > 0:
-            self._failures_left -= 1
-            raise RuntimeError("scripted ASR failure")
-        text = self.script[(len(self.calls) - 1) % len(self.script)]
-        return Transcript(text, "en", time.perf_counter() - t0)
+        time.sleep(self.settings.delay_s)
+        with self._lock:
+            self.calls.append(len(utterance.pcm) / utterance.sample_rate)
+            n = len(self.calls)
+        if n <= self.settings.fail_times:
+            raise RuntimeError(f"scripted ASR failure {n}/{self.settings.fail_times}")
+        script = self.settings.script
+        return Transcript(script[(n - 1) % len(script)], "en", time.perf_counter() - t0)

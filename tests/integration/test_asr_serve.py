@@ -27,8 +27,10 @@ def whisper_app(app_url, tmp_path_factory):
     the test creates ``release`` (the session's "loading" state lasts until then)."""
     model_dir = build_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper"))
     release = release_file(model_dir)
-    worker = "tests.fakes.gated_asr:GatedWhisperASR"
-    args = {"asr": {"worker": worker, "model": str(model_dir), "beam_size": 1}}
+    args = {
+        "plugins": ["tests.fakes.gated_asr"],
+        "asr": {"engine": "gated", "model": str(model_dir), "beam_size": 1},
+    }
     with running_app(args, name="whisper", route_prefix="/whisper") as base:
         try:
             yield SimpleNamespace(base=base, release=release)

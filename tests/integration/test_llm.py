@@ -1,4 +1,5 @@
-"""ChatLLM against a real local HTTP server speaking OpenAI's streaming protocol."""
+"""ChatLLM against a real local HTTP server speaking OpenAI's streaming protocol; its
+replies recorded in the history by ``record_reply``, as the conversation does it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from contextlib import aclosing
 
 import pytest
 
-from actors.engines.llm.openai_chat import ChatHistory, ChatLLM, LLMError
+from actors.core.messages import TextDelta, Transcript
+from actors.engines.llm import ChatLLM, LLMError
+from actors.pipeline.history import ChatHistory, record_reply
 from tests.fakes import openai_server
 from tests.fakes.openai_server import FakeOpenAIServer, split_tokens
 
@@ -88,9 +91,14 @@ def hold(server, monkeypatch) -> Iterator[Callable[[int], StreamHold]]:
         h.release()
 
 
+def reply(llm: ChatLLM, text: str, history: ChatHistory) -> AsyncIterator[TextDelta]:
+    """The reply to ``text``, recorded in ``history`` as it streams (as a conversation does)."""
+    return record_reply(text, history, llm.stream(history, Transcript(text)))
+
+
 async def collect(llm: ChatLLM, text: str, history: ChatHistory) -> list[str]:
-    async with aclosing(llm.stream(text, history)) as deltas:
-        return [d async for d in deltas]
+    async with aclosing(reply(llm, text, history)) as deltas:
+        return [d.text async for d in deltas]
 
 
 def assert_alternating(history: ChatHistory) -> None:
@@ -105,14 +113,14 @@ async def test_stream_is_incremental_and_records_history(server, llm, hold) -> N
     server.script = script
     history = ChatHistory()
     deltas = []
-    async with aclosing(llm.stream("Hi!", history)) as stream:
+    async with aclosing(reply(llm, "Hi!", history)) as stream:
         async for delta in stream:
             if not deltas:
                 # The first delta is here while the server holds back the rest (a client
                 # that waited for the whole body would never see it: llm_timeout).
                 assert server.completed_streams == 0
                 held.release()
-            deltas.append(delta)
+            deltas.append(delta.text)
     assert deltas == split_tokens(script)
     assert "".join(deltas) == script
     assert server.completed_streams == 1
@@ -144,6 +152,17 @@ async def test_request_carries_persona_and_history(server, llm) -> None:
     ]
     assert len(history) == 4
     assert_alternating(history)
+
+
+async def test_the_engine_reads_the_history_and_never_writes_it(server, llm) -> None:
+    past = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    history = ChatHistory(past)
+    async with aclosing(llm.stream(history, Transcript("next"))) as deltas:
+        got = [d async for d in deltas]
+    assert all(isinstance(d, TextDelta) for d in got)
+    assert "".join(d.text for d in got) == SCRIPT
+    assert history.messages == past
+    assert [m["content"] for m in server.received_messages[-1]] == [PERSONA, "q", "a", "next"]
 
 
 async def test_history_sent_is_bounded(server) -> None:
@@ -260,9 +279,9 @@ async def test_cancel_mid_stream_keeps_history_consistent(server, llm, hold) -> 
     two_deltas = asyncio.Event()
 
     async def consume() -> None:
-        async with aclosing(llm.stream("Barge in on me.", history)) as deltas:
+        async with aclosing(reply(llm, "Barge in on me.", history)) as deltas:
             async for delta in deltas:
-                received.append(delta)
+                received.append(delta.text)
                 if len(received) == 2:
                     two_deltas.set()
 
@@ -273,14 +292,14 @@ async def test_cancel_mid_stream_keeps_history_consistent(server, llm, hold) -> 
         await task
     assert received == split_tokens(SCRIPT)[:2]
     assert_alternating(history)
-    reply = history.messages[1]["content"]
-    assert reply == "".join(received) + " …"
+    cut = history.messages[1]["content"]
+    assert cut == "".join(received) + " …"
 
     held.release()
     assert "".join(await collect(llm, "Sorry, go on.", history)) == SCRIPT
     assert [m["content"] for m in history.messages] == [
         "Barge in on me.",
-        reply,
+        cut,
         "Sorry, go on.",
         SCRIPT,
     ]
@@ -303,11 +322,11 @@ async def test_cancel_before_first_token_records_nothing(server, llm) -> None:
 
 async def test_abandoned_stream_is_marked_cut_off(server, llm) -> None:
     history = ChatHistory()
-    async with aclosing(llm.stream("Stop early.", history)) as deltas:
+    async with aclosing(reply(llm, "Stop early.", history)) as deltas:
         first = await anext(deltas)
     assert history.messages == [
         {"role": "user", "content": "Stop early."},
-        {"role": "assistant", "content": first + " …"},
+        {"role": "assistant", "content": first.text + " …"},
     ]
 
 

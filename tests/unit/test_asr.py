@@ -12,7 +12,7 @@ import pytest
 
 import actors.engines.asr.whisper as asr_module
 from actors.core.messages import Transcript, Utterance
-from actors.engines.asr.whisper import ASRUnavailable, DownloadProgress, WhisperASR
+from actors.engines.asr import ASRUnavailable, DownloadProgress, WhisperASR, utterance_of
 from tests.fakes.speech import speech_with_silence
 from tests.fakes.tiny_whisper import LANGUAGES, build_tiny_whisper
 
@@ -26,7 +26,7 @@ def tiny_whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def asr(tiny_whisper_dir: Path) -> WhisperASR:
-    return WhisperASR(str(tiny_whisper_dir), device="cpu")
+    return WhisperASR(model=str(tiny_whisper_dir), device="cpu", language=None)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_tiny_model_loads_on_cpu_int8(asr: WhisperASR) -> None:
 def test_transcribes_generated_speech_with_detected_language(
     asr: WhisperASR, utterance_pcm: np.ndarray
 ) -> None:
-    transcript = asr.transcribe(utterance_pcm)
+    transcript = asr.transcribe(utterance_of(utterance_pcm))
     assert isinstance(transcript, Transcript)
     assert isinstance(transcript.text, str) and transcript.text == transcript.text.strip()
     assert transcript.language in asr.languages
@@ -51,8 +51,8 @@ def test_transcribes_generated_speech_with_detected_language(
 
 
 def test_fixed_language_is_used(tiny_whisper_dir: Path, utterance_pcm: np.ndarray) -> None:
-    fixed = WhisperASR(str(tiny_whisper_dir), device="cpu", language="de", beam_size=1)
-    transcript = fixed.transcribe_utterance(
+    fixed = WhisperASR(model=str(tiny_whisper_dir), device="cpu", language="de", beam_size=1)
+    transcript = fixed.transcribe(
         Utterance(pcm=utterance_pcm, sample_rate=16000, start_s=0.0, end_s=3.0)
     )
     assert transcript.language == "de"
@@ -60,10 +60,10 @@ def test_fixed_language_is_used(tiny_whisper_dir: Path, utterance_pcm: np.ndarra
 
 def test_other_rates_are_resampled_and_empty_audio_is_empty_text(asr: WhisperASR) -> None:
     pcm, _ = speech_with_silence(["Seven, eight, nine."], [0.2, 0.2], sample_rate=24000)
-    assert asr.transcribe(pcm, sample_rate=24000).language in asr.languages
-    assert asr.transcribe(np.zeros(0, np.int16)).text == ""
+    assert asr.transcribe(utterance_of(pcm, 24000)).language in asr.languages
+    assert asr.transcribe(utterance_of(np.zeros(0, np.int16))).text == ""
     with pytest.raises(ValueError, match="int16"):
-        asr.transcribe(np.zeros(1600, np.float32))
+        asr.transcribe(utterance_of(np.zeros(1600, np.float32)))
 
 
 async def test_atranscribe_keeps_the_event_loop_running(
@@ -79,7 +79,7 @@ async def test_atranscribe_keeps_the_event_loop_running(
 
     task = asyncio.create_task(ticker())
     await asyncio.sleep(0)
-    transcript = await asr.atranscribe(utterance_pcm)
+    transcript = await asr.atranscribe(utterance_of(utterance_pcm))
     task.cancel()
     assert isinstance(transcript, Transcript)
     assert ticks > 0
@@ -88,33 +88,33 @@ async def test_atranscribe_keeps_the_event_loop_running(
 def test_missing_model_directory_is_asr_unavailable(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model"
     with pytest.raises(ASRUnavailable) as info:
-        WhisperASR(str(missing))
+        WhisperASR(model=str(missing))
     assert info.value.model == str(missing)
     assert str(missing) in str(info.value) and "local" in str(info.value)
 
 
 def test_named_model_not_downloaded_offline_is_asr_unavailable(tmp_path: Path) -> None:
     with pytest.raises(ASRUnavailable) as info:
-        WhisperASR("tiny", download_root=tmp_path, local_files_only=True)
+        WhisperASR(model="tiny", download_root=tmp_path, local_files_only=True)
     assert info.value.model == "tiny"
     assert "first use" in str(info.value)
 
 
 def test_unknown_model_name_and_broken_model_are_asr_unavailable(tmp_path: Path) -> None:
     with pytest.raises(ASRUnavailable, match="unknown model name"):
-        WhisperASR("enormous-v9")
+        WhisperASR(model="enormous-v9")
     (tmp_path / "model.bin").write_bytes(b"not a model")
     with pytest.raises(ASRUnavailable, match="could not be loaded"):
-        WhisperASR(str(tmp_path))
+        WhisperASR(model=str(tmp_path))
 
 
 def test_invalid_options_are_refused(tiny_whisper_dir: Path) -> None:
     with pytest.raises(ValueError, match="device"):
-        WhisperASR(str(tiny_whisper_dir), device="tpu")
+        WhisperASR(model=str(tiny_whisper_dir), device="tpu")
     with pytest.raises(ValueError, match="beam_size"):
-        WhisperASR(str(tiny_whisper_dir), beam_size=0)
+        WhisperASR(model=str(tiny_whisper_dir), beam_size=0)
     with pytest.raises(ValueError, match="language"):
-        WhisperASR(str(tiny_whisper_dir), language="xx")
+        WhisperASR(model=str(tiny_whisper_dir), language="xx")
 
 
 class RecordingModel:
@@ -134,7 +134,7 @@ def test_auto_device_picks_cuda_float16_only_with_a_gpu(
     monkeypatch.setattr(asr_module.ctranslate2, "get_cuda_device_count", lambda: gpus)
     monkeypatch.setattr(asr_module, "WhisperModel", RecordingModel)
     RecordingModel.calls.clear()
-    chosen = WhisperASR(str(tiny_whisper_dir))
+    chosen = WhisperASR(model=str(tiny_whisper_dir))
     assert (chosen.device, chosen.compute_type) == expected
     call = RecordingModel.calls[0]
     assert (call["device"], call["compute_type"]) == expected

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.unit
 
 
 def test_an_asr_that_cannot_load_is_unavailable_with_a_plain_reason(caplog):
-    settings = Settings.load({"asr": {"worker": "tests.fakes.failing_asr:FailingASR"}}, env={})
+    overrides = {"plugins": ["tests.fakes.failing_asr"], "asr": {"engine": "failing"}}
+    settings = Settings.load(overrides, env={})
     cls = ASRDeployment.func_or_class
     replica = cls(settings.model_dump(mode="json", exclude={"llm": {"api_key"}}))
     deadline = time.monotonic() + 60  # the load runs in a background thread

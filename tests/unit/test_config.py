@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_defaults_are_offline_and_valid():
     s = Settings.load(env={})
-    assert s.llm.offline and s.tts.engine == "fallback" and s.avatar.kind == "sprite"
+    assert s.llm.engine == "echo" and s.tts.engine == "fallback" and s.avatar.kind == "sprite"
+    assert s.asr.engine == "whisper" and s.plugins == []
 
 
 def test_environment_overrides_endpoint_model_and_key():
@@ -29,7 +30,7 @@ def test_environment_overrides_endpoint_model_and_key():
     s = Settings.load({"llm": {"model": "from-args"}}, env=env)
     assert s.llm.base_url == "http://127.0.0.1:9/v1" and s.llm.model == "local-model"
     assert s.llm.api_key.get_secret_value() == "sk-test-123"
-    assert s.models_dir == Path("/tmp/models") and not s.llm.offline
+    assert s.models_dir == Path("/tmp/models") and s.llm.engine == "openai"
 
 
 def test_secret_never_appears_in_repr_or_dumps():

@@ -6,20 +6,21 @@ import asyncio
 
 import pytest
 
+from actors.core.events import ReplyDeltaEvent, SentenceEvent, TurnStartEvent
 from actors.core.messages import MediaChunk
-from actors.pipeline.outbox import merge_reply_deltas, next_batch
+from actors.pipeline.outbox import StreamBreak, merge_reply_deltas, next_batch
 from tests.fakes.virtual_time import virtual_time
 
 pytestmark = pytest.mark.unit
 
 
-def delta(text: str, turn: str = "t1") -> dict:
-    return {"type": "reply_delta", "turn_id": turn, "text": text}
+def delta(text: str, turn: str = "t1") -> ReplyDeltaEvent:
+    return ReplyDeltaEvent(turn, text)
 
 
 def test_adjacent_deltas_of_a_turn_merge_and_nothing_else_does():
     media = MediaChunk(b"x", "fragment", 1, turn_id="t1")
-    sentence = {"type": "sentence", "turn_id": "t1", "seq": 0}
+    sentence = SentenceEvent("t1", seq=0, text="Hello", start_s=0.0, duration_s=1.0)
     items = [delta("Hel"), delta("lo "), sentence, delta("a", "t2"), delta("b"), media, delta("!")]
     merged = merge_reply_deltas(items)
     assert merged == [delta("Hello "), sentence, delta("a", "t2"), delta("b"), media, delta("!")]
@@ -84,7 +85,7 @@ async def test_media_closes_the_batch_at_once():
 
 async def test_non_text_first_item_takes_only_what_is_queued():
     queue: asyncio.Queue = asyncio.Queue()
-    event = {"type": "turn_start", "turn_id": "t1"}
+    event = TurnStartEvent("t1", "hi")
     for item in (event, delta("a"), delta("b")):
         queue.put_nowait(item)
     assert await next_batch(queue, window_s=5.0) == [event, delta("ab")]
@@ -93,10 +94,12 @@ async def test_non_text_first_item_takes_only_what_is_queued():
 
 async def test_a_barrier_ends_the_batch_and_leaves_the_rest_queued():
     queue: asyncio.Queue = asyncio.Queue()
-    marker = object()
+    marker = StreamBreak()
     for item in (delta("a"), marker, delta("b")):
         queue.put_nowait(item)
-    batch = await next_batch(queue, window_s=0.0, barrier=lambda item: item is marker)
+    batch = await next_batch(
+        queue, window_s=0.0, barrier=lambda item: isinstance(item, StreamBreak)
+    )
     assert batch == [delta("a"), marker]
     assert queue.get_nowait() == delta("b")
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from actors.core.messages import MediaChunk, Sentence, TTSAudio
+from actors.core.messages import MediaChunk, Sentence, TextDelta, TTSAudio
 from actors.media.fragments import FIRST_SENTENCE_CHUNKS, FRAGMENT_FRAMES, fragment_sizes
 from actors.pipeline.turn import TurnPipeline
 from tests.fakes.fake_tts import FakeTTS
@@ -77,7 +77,7 @@ def pipeline(
 
 async def reply(sentences: int):
     for i in range(sentences):
-        yield f"This is sentence number {i} of a reply long enough to pace. "
+        yield TextDelta(f"This is sentence number {i} of a reply long enough to pace. ")
 
 
 @virtual_time

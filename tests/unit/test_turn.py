@@ -61,7 +61,7 @@ def make_pipeline(tts, *, animate_delay=None, depth=3, encoders=None):
 async def deltas(*parts, delay=0.0, fail: Exception | None = None):
     for p in parts:
         await asyncio.sleep(delay)
-        yield p
+        yield TextDelta(p)
     if fail is not None:
         raise fail
 
@@ -144,8 +144,8 @@ async def test_cancelling_the_consumer_cancels_all_stages_and_closes_the_source(
 
     async def source():
         try:
-            yield "One. "
-            yield "Two. "
+            yield TextDelta("One. ")
+            yield TextDelta("Two. ")
             await asyncio.sleep(10)
         finally:
             closed.set()

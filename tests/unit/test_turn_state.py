@@ -6,8 +6,10 @@ import asyncio
 
 import pytest
 
+from actors.core.errors import InterruptReason
+from actors.core.events import InterruptedEvent
 from actors.core.messages import MediaChunk
-from actors.engines.llm.openai_chat import EchoLLM
+from actors.engines.llm import EchoLLM
 from actors.pipeline.conversation import Conversation
 from actors.pipeline.outbox import StreamBreak
 from actors.session.remote_stages import DeploymentStages
@@ -39,7 +41,7 @@ async def test_fifty_interrupted_turns_leave_nothing_per_turn_behind():
         conv.submit_text(LONG)
         await next_media(conv)  # the turn is speaking sentences ahead of its playback
         assert stages.turn_state["audio_refs"] + stages.turn_state["frame_streams"] > 0
-        await conv.interrupt("client")
+        await conv.interrupt(InterruptReason.CLIENT)
         assert stages.turn_state == {"audio_refs": 0, "frame_streams": 0}
     assert all(s.cancelled or s._left == 0 for s in avatar.streams)
     assert len(conv.history) == 2 * min(50, conv.history.max_messages // 2)
@@ -55,15 +57,15 @@ async def test_a_completed_turn_leaves_nothing_per_turn_behind():
 
 
 async def test_an_interrupt_with_a_stream_marker_queued_keeps_the_marker():
-    """The bare ``object()`` marker crashed ``_purge`` (AttributeError on ``.get``)."""
+    """A marker (no turn of its own) survives the purge of the interrupted turn's items."""
     conv, _, _ = session()
     conv.submit_text(LONG)
     await next_media(conv)
     marker = StreamBreak()
     conv.put(marker)
-    turn_id = await conv.interrupt("client")
+    turn_id = await conv.interrupt(InterruptReason.CLIENT)
     kept = [conv.outbox.get_nowait() for _ in range(conv.outbox.qsize())]
     assert marker in kept
-    assert kept[-1] == {"type": "interrupted", "turn_id": turn_id, "reason": "client"}
+    assert kept[-1] == InterruptedEvent(turn_id, InterruptReason.CLIENT)
     assert not any(isinstance(i, MediaChunk) and i.turn_id == turn_id for i in kept)
     await conv.close()

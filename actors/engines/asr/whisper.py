@@ -1,8 +1,7 @@
-"""Speech recognition with faster-whisper (CTranslate2 Whisper models)."""
+"""``WhisperASR``: speech recognition with faster-whisper (CTranslate2 Whisper models)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from pathlib import Path
@@ -16,6 +15,10 @@ from faster_whisper import WhisperModel
 from tqdm.auto import tqdm
 
 from actors.core.messages import Transcript, Utterance
+from actors.engines.asr.base import ASR, asr_engines
+from config.asr_settings import WhisperASRSettings
+
+__all__ = ["SAMPLE_RATE", "ASRUnavailable", "DownloadProgress", "WhisperASR"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,55 +72,56 @@ class DownloadProgress(tqdm):
         logger.info("model download: %s", self)
 
 
-class WhisperASR:
+@asr_engines.register
+class WhisperASR(ASR):
     """``Utterance -> Transcript``: one faster-whisper model, loaded once at construction.
 
     ``model`` is a faster-whisper model name (``"base"``, ``"small.en"``, a Hub id) or a
-    local directory. ``device="auto"`` picks CUDA float16 when CTranslate2 sees a GPU,
-    else CPU int8. ``language=None`` detects the language per utterance. ``transcribe``
-    blocks (call it from a thread or use ``atranscribe``); each utterance is decoded on
-    its own, without the previous text as a prompt and without timestamps. Loading
-    failures raise ``ASRUnavailable``.
+    local directory; named models are found in (or downloaded to) ``download_root``.
+    ``device="auto"`` picks CUDA float16 when CTranslate2 sees a GPU, else CPU int8.
+    ``language=None`` detects the language per utterance. Each utterance is decoded on its
+    own, without the previous text as a prompt and without timestamps. Options are
+    ``WhisperASRSettings`` fields (or that object). Loading failures raise ``ASRUnavailable``.
     """
+
+    name = "whisper"
+    settings_class = WhisperASRSettings
 
     def __init__(
         self,
-        model: str = "base",
+        settings: WhisperASRSettings | None = None,
+        /,
         *,
-        device: str = "auto",
-        compute_type: str | None = None,
-        language: str | None = None,
-        beam_size: int = 5,
-        cpu_threads: int = 0,
         download_root: Path | str | None = None,
-        local_files_only: bool = False,
+        **options,
     ):
-        if device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-        if beam_size < 1:
-            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
-        if cpu_threads < 0:
-            raise ValueError(
-                f"cpu_threads must be >= 0 (0: CTranslate2's default), got {cpu_threads}"
-            )
+        s = settings if settings is not None else WhisperASRSettings(**options)
+        device = s.device
         if device == "auto":
             device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        self.model_name = str(model)
+        self.settings = s
+        self.model_name = s.model
         self.device = device
-        self.compute_type = compute_type or ("float16" if device == "cuda" else "int8")
-        self.beam_size = beam_size
-        path = self._locate(download_root, local_files_only)
+        self.compute_type = s.compute_type or ("float16" if device == "cuda" else "int8")
+        self.beam_size = s.beam_size
+        path = self._locate(download_root, s.local_files_only)
         try:
             self._model = WhisperModel(
-                path, device=device, compute_type=self.compute_type, cpu_threads=cpu_threads
+                path, device=device, compute_type=self.compute_type, cpu_threads=s.cpu_threads
             )
         except Exception as exc:  # CTranslate2 raises plain RuntimeError/ValueError
             raise ASRUnavailable(self.model_name, f"{type(exc).__name__}: {exc}") from exc
         self.languages = list(self._model.supported_languages)
-        if language is not None and language not in self.languages:
-            raise ValueError(f"language {language!r} is not supported by {self.model_name!r}")
-        self.language = language
+        if s.language is not None and s.language not in self.languages:
+            raise ValueError(f"language {s.language!r} is not supported by {self.model_name!r}")
+        self.language = s.language
         logger.info("ASR model %s loaded on %s (%s)", self.model_name, device, self.compute_type)
+
+    @classmethod
+    def from_settings(
+        cls, settings: WhisperASRSettings, *, models_dir: Path | None = None
+    ) -> WhisperASR:
+        return cls(settings, download_root=models_dir)
 
     def _locate(self, download_root: Path | str | None, local_files_only: bool) -> str:
         """A local model directory: the given one, or the named model from the Hub cache."""
@@ -143,9 +147,9 @@ class WhisperASR:
         except Exception as exc:  # offline, missing from the cache, unknown repo, disk full
             raise ASRUnavailable(name, f"{type(exc).__name__}: {exc}") from exc
 
-    def transcribe(self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Transcript:
-        """Recognise PCM16 mono speech (blocking). Other rates are resampled to 16 kHz."""
-        pcm = np.asarray(pcm)
+    def transcribe(self, utterance: Utterance) -> Transcript:
+        """Recognise the utterance's PCM16 mono speech; other rates are resampled to 16 kHz."""
+        pcm, sample_rate = np.asarray(utterance.pcm), utterance.sample_rate
         if pcm.ndim != 1 or pcm.dtype != np.int16:
             raise ValueError(f"expected 1-D int16 PCM, got {pcm.dtype} with shape {pcm.shape}")
         if sample_rate <= 0:
@@ -166,10 +170,3 @@ class WhisperASR:
         )
         text = "".join(segment.text for segment in segments).strip()  # decodes lazily
         return Transcript(text=text, language=info.language, asr_s=time.perf_counter() - started)
-
-    def transcribe_utterance(self, utterance: Utterance) -> Transcript:
-        return self.transcribe(utterance.pcm, utterance.sample_rate)
-
-    async def atranscribe(self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Transcript:
-        """``transcribe`` in a worker thread, so the event loop keeps running."""
-        return await asyncio.to_thread(self.transcribe, pcm, sample_rate)

@@ -1,29 +1,70 @@
-"""The interface every avatar renderer offers (sprite now, Wav2Lip later)."""
+"""The avatar capability: ``TTSAudio -> VideoFrames``, and what a session is told about it."""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
+__all__ = ["AvatarInfo", "AvatarRenderer"]
 
-@runtime_checkable
-class AvatarRenderer(Protocol):
+
+@dataclass(frozen=True, slots=True)
+class AvatarInfo:
+    """The avatar as a client sees it (the ``avatar`` of the ``session`` event)."""
+
+    kind: str  # "sprite" or "wav2lip"
+    width: int
+    height: int
+    fps: int
+    note: str = ""  # why a requested avatar is not the one shown (empty: it is)
+    streaming: bool = True  # frames leave in chunks, before a sentence is fully rendered
+    name: str | None = None  # the avatar pack's name (Wav2Lip)
+    precision: str | None = None  # the lip-sync model's precision (Wav2Lip)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form: fields that are None are left out."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+class AvatarRenderer(ABC):
     """``TTSAudio -> VideoFrames``: frames for a stretch of speech, or idle frames.
 
-    Frames are RGB uint8 ``[N, H, W, 3]``. ``first_frame`` is the absolute frame
-    index of the first returned frame within the session's timeline, so blinks and
-    idle motion continue smoothly across calls; renderers keep no hidden clock.
+    Frames are RGB uint8 ``[N, height, width, 3]``; a sentence of ``len(pcm)`` samples gets
+    ``ceil(len(pcm) / (sample_rate / fps))`` frames. ``first_frame`` is the absolute frame
+    index of the first returned frame within the session's timeline, so blinks and idle
+    motion continue smoothly across calls: renderers keep no hidden clock.
     """
 
+    kind: str
     fps: int
     width: int
     height: int
+    note: str = ""
 
+    @abstractmethod
     def talking(self, pcm: np.ndarray, sample_rate: int, *, first_frame: int = 0) -> np.ndarray:
-        """One frame per ``sample_rate / fps`` samples, rounded up: ``ceil(len(pcm) / spf)``."""
-        ...
+        """The frames of speech ``pcm`` (PCM16 mono at ``sample_rate``)."""
 
+    @abstractmethod
     def idle(self, n_frames: int, *, first_frame: int = 0) -> np.ndarray:
         """``n_frames`` frames of the avatar at rest (breathing, blinking)."""
-        ...
+
+    def talking_chunks(
+        self, pcm: np.ndarray, sample_rate: int, sizes: list[int], *, first_frame: int = 0
+    ) -> Iterator[np.ndarray]:
+        """``talking`` in chunks of ``sizes`` frames (summing to its frame count), so the first
+        can be encoded before the rest exist. This default renders everything first."""
+        frames = self.talking(pcm, sample_rate, first_frame=first_frame)
+        if sum(sizes) != len(frames) or min(sizes, default=1) < 1:
+            raise ValueError(f"chunk sizes {sizes} do not split {len(frames)} frames")
+        at = 0
+        for size in sizes:
+            yield frames[at : at + size]
+            at += size
+
+    def info(self) -> AvatarInfo:
+        return AvatarInfo(self.kind, self.width, self.height, self.fps, self.note)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from actors.core.messages import samples_per_frame
+from actors.engines.avatar.base import AvatarRenderer
 from actors.engines.avatar.envelope import MouthEnvelope
 from actors.engines.avatar.sprite_canvas import SUPERSAMPLING, FaceCanvas, reduce_supersampled
 from actors.engines.avatar.sprite_face import (
@@ -47,7 +48,7 @@ def _mix(*values: int) -> int:
     return h
 
 
-class SpriteAvatar:
+class SpriteAvatar(AvatarRenderer):
     """``TTSAudio -> VideoFrames``: a drawn face whose mouth follows the speech loudness.
 
     Blinks, gaze shifts and the breathing bob are pure functions of the absolute

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from actors.engines.avatar.base import AvatarInfo, AvatarRenderer
 from actors.engines.avatar.features import mel_windows, melspectrogram
 from actors.engines.avatar.pasteback import paste_mouth
 from actors.engines.avatar.prepare import AvatarPack
@@ -31,7 +32,7 @@ def frame_count(n_samples: int, sample_rate: int, fps: int = 25) -> int:
     return -(-n_samples * fps // sample_rate)
 
 
-class Wav2LipAvatar:
+class Wav2LipAvatar(AvatarRenderer):
     """``TTSAudio -> VideoFrames``: Wav2Lip mouths pasted into a prepared avatar's frames.
 
     ``inputs(pcm, rate, first_frame) -> (mel [N,1,80,16], faces [N,6,96,96])`` and
@@ -114,6 +115,13 @@ class Wav2LipAvatar:
             pasted = paste_mouth(self.pack.frames[i], box, mouth, self.pack.mask)
             out[k] = pasted[: self.height, : self.width]
         return out
+
+    def info(self) -> AvatarInfo:
+        precision = getattr(self.runner, "precision", None)
+        return AvatarInfo(
+            self.kind, self.width, self.height, self.fps, self.note, name=self.pack.name,
+            precision=precision,
+        )  # fmt: skip
 
     def talking(self, pcm: np.ndarray, sample_rate: int, *, first_frame: int = 0) -> np.ndarray:
         """All frames of ``pcm`` through the local runner (blocking; call it from a thread)."""

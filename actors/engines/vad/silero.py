@@ -10,15 +10,17 @@ from collections import deque
 
 import numpy as np
 
-from actors.core.messages import AudioChunk, SpeechStarted, Utterance
+from actors.core.messages import SpeechStarted, Utterance
+from actors.engines.vad.base import VAD
 from actors.engines.vad.silero_model import CONTEXT, WINDOW, SileroModel, shared_model
+from config import VADSettings
 
 _MAX_BATCH = 1024  # windows per session.run; bounds the float copy of a huge feed
 _RISE_LEVEL = 0.1  # a window just before the trigger at this probability is speech's onset
 _RISE_WINDOWS = 3  # ... for at most this many windows (96 ms)
 
 
-class SileroVAD:
+class SileroVAD(VAD):
     """``AudioChunk -> SpeechStarted | Utterance``: speech segments of one 16 kHz stream.
 
     Each window's probability passes through hysteresis: speech starts at ``threshold``
@@ -87,7 +89,7 @@ class SileroVAD:
         self.reset()
 
     @classmethod
-    def from_settings(cls, settings) -> SileroVAD:
+    def from_settings(cls, settings: VADSettings) -> SileroVAD:
         """A VAD configured by ``config.VADSettings`` (the ``vad`` section)."""
         return cls(
             threshold=settings.threshold,
@@ -141,11 +143,6 @@ class SileroVAD:
     def buffered_samples(self) -> int:
         """Samples held in memory (pending plus kept audio)."""
         return len(self._pending) + sum(len(w) for w in self._kept)
-
-    def feed_chunk(self, chunk: AudioChunk) -> list[SpeechStarted | Utterance]:
-        if chunk.sample_rate != self.sample_rate:
-            raise ValueError(f"expected {self.sample_rate} Hz audio, got {chunk.sample_rate}")
-        return self.feed(chunk.pcm)
 
     def feed(self, pcm: np.ndarray) -> list[SpeechStarted | Utterance]:
         """Add PCM16 mono samples of any length; return the events they complete."""

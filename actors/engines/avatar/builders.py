@@ -1,0 +1,45 @@
+"""Building the configured avatar renderer from settings: the one place that chooses.
+
+``make_avatar`` gives Wav2Lip when it is configured and its pack and weights are present, else
+the sprite, whose ``note`` then says why (missing pack or weights, and how to get them).
+"""
+
+from __future__ import annotations
+
+from actors.engines.avatar.base import AvatarRenderer
+from config import Settings
+
+__all__ = ["make_avatar", "make_sprite"]
+
+
+def make_sprite(settings: Settings) -> AvatarRenderer:
+    """The sprite avatar. When Wav2Lip was asked for, its ``note`` says why it is not in use
+    (missing pack or weights, and how to get them)."""
+    from actors.engines.avatar.sprite import SpriteAvatar
+
+    a = settings.avatar
+    sprite = SpriteAvatar(
+        size=a.size, fps=a.fps, mouth_smoothing=a.mouth_smoothing, seed=a.seed, palette=a.palette
+    )
+    if a.kind == "wav2lip":
+        from actors.engines.avatar.wav2lip import unavailable_reason
+
+        sprite.note = unavailable_reason(settings) or ""
+    return sprite
+
+
+def make_avatar(settings: Settings) -> AvatarRenderer:
+    """The configured avatar renderer; Wav2Lip falls back to the sprite when unavailable."""
+    if settings.avatar.kind == "wav2lip":
+        from actors.engines.avatar.wav2lip import Wav2LipAvatar, make_runner, unavailable_reason
+
+        if unavailable_reason(settings) is None:
+            ls = settings.lipsync
+            return Wav2LipAvatar.load(
+                settings.avatars_dir,
+                settings.avatar.name,
+                runner=make_runner(settings),
+                fps=settings.avatar.fps,
+                batch_size=ls.max_batch_size,
+            )
+    return make_sprite(settings)
