@@ -1,21 +1,15 @@
-"""avatar-chat's pipeline workers: plain classes, one stage each, constructible without Ray.
+"""avatar-chat's workers, by layer; everything here runs without Serve.
 
-    SentenceSplitter      TextDelta -> Sentence                     actors.pipeline.splitter
-    ChatLLM, EchoLLM      Transcript -> TextDelta stream            actors.engines.llm
-    ChatHistory           the messages sent with each request       actors.pipeline.history
-    EdgeTTS               Sentence -> TTSAudio (online)             actors.engines.tts.edge
-    EspeakTTS             Sentence -> TTSAudio (offline)            actors.engines.tts.espeak
-    FallbackTTS           Sentence -> TTSAudio (circuit breaker)    actors.engines.tts.fallback
-    SileroVAD             AudioChunk -> SpeechStarted | Utterance   actors.engines.vad.silero
-    WhisperASR            Utterance -> Transcript                   actors.engines.asr.whisper
-    FragmentedMP4Encoder  TTSAudio + frames -> MediaChunk           actors.media.encoder
-    TurnPipeline          TextDelta stream -> TurnEvent stream      actors.pipeline.turn
-    Conversation          user text -> reply events                 actors.pipeline.conversation
+    core       typed messages, server events, error codes
+    engines    one abstract class per capability (llm, tts, asr, vad, avatar), engines by name
+    media      the fragmented-MP4 encoder
+    pipeline   the turn: splitter, turn pipeline, conversation, voice input, outbox
+    session    the Ray actor of a session and its remote stages
+    cli        the ``avatar-chat`` command (the top: nothing else here imports it)
 
-``messages`` holds the typed frames they exchange; avatars are in ``actors.engines.avatar``.
-Each name is imported on first use: the stages pull in openai, edge-tts, PyAV, ONNX
-Runtime and faster-whisper, which ``import actors.core.messages`` should not pay for.
-``actors.session.actor`` (the Ray actor) is not exported here: it imports ray.
+The main classes are importable from here too (``from actors import TurnPipeline``), each
+imported on first use: the engines pull in openai, edge-tts, PyAV, ONNX Runtime and
+faster-whisper, which ``import actors.core`` should not pay for.
 """
 
 from __future__ import annotations

@@ -19,11 +19,6 @@ __all__ = ["ASREngineSettings", "ASRSettings", "WhisperASRSettings"]
 class ASREngineSettings(EngineSettings):
     """What every ASR engine has: its registry name."""
 
-    @property
-    def label(self) -> str:
-        """The engine and its model in a log line."""
-        return self.engine
-
 
 class WhisperASRSettings(ASREngineSettings):
     engine: Literal["whisper"] = Field(

@@ -4,7 +4,7 @@ Each capability (``tts``, ``asr``, ...) has a base settings class; every engine 
 subclass whose ``engine`` field is a ``Literal`` of its registry name. A settings section
 typed ``engine_choice(Base)`` accepts any registered subclass, found by its ``engine`` value:
 a tagged (discriminated) union that an engine from outside this package can join with
-``register_engine_settings`` (``actors.engines.registry`` does it when the engine registers).
+``register_engine_settings`` (``actors.engines.engine_registry`` does it when the engine registers).
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ class EngineSettings(Section):
     """The base of one engine's settings; ``engine`` is the engine's registry name."""
 
     engine: str
+
+    @property
+    def label(self) -> str:
+        """The engine in a log line (engines add their model; never a secret)."""
+        return self.engine
 
 
 _CHOICES: dict[type[EngineSettings], dict[str, type[EngineSettings]]] = {}

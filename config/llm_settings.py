@@ -57,11 +57,6 @@ class LLMEngineSettings(EngineSettings):
         """The model a client is told it talks to."""
         return self.engine
 
-    @property
-    def label(self) -> str:
-        """The engine in a log line (never a secret)."""
-        return self.engine
-
 
 class OpenAIChatSettings(LLMEngineSettings):
     engine: Literal["openai"] = Field(

@@ -61,6 +61,13 @@ class ServerSettings(Section):
             "sets it); otherwise the socket's peer address identifies a client."
         ),
     )
+    test_view: bool = Field(
+        False,
+        description=(
+            "Put the page's test view on it (static/test-view.js: a read-only window.avatarChat "
+            "of the client's turns, for browser tests). Off: the script is not served at all."
+        ),
+    )
     allowed_origins: list[str] = Field(
         default_factory=list,
         description=(

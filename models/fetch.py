@@ -182,9 +182,12 @@ def _validate(spec: ModelSpec, path: Path, source: str) -> None:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         if spec.kind == "pytorch":  # converted from a checkpoint: Wav2Lip's own shapes
             by_shape = {tuple(i.shape[1:]): i.name for i in session.get_inputs()}
-            missing = {MEL_SHAPE, FACE_SHAPE} - by_shape.keys()
-            if missing:
-                raise ValueError(f"it has no input of shape {sorted(missing)}")
+            if not {MEL_SHAPE, FACE_SHAPE} <= by_shape.keys():
+                seen = [(i.name, i.shape) for i in session.get_inputs()]
+                raise ValueError(
+                    f"not a Wav2Lip model: expected inputs [B,{','.join(map(str, MEL_SHAPE))}] "
+                    f"and [B,{','.join(map(str, FACE_SHAPE))}], got {seen}"
+                )
             feed = {
                 by_shape[MEL_SHAPE]: np.zeros((1, *MEL_SHAPE), np.float32),
                 by_shape[FACE_SHAPE]: np.zeros((1, *FACE_SHAPE), np.float32),

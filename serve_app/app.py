@@ -17,7 +17,7 @@ from ray.serve import Application
 from ray.serve.exceptions import RayServeException
 
 from config import Settings
-from config.errors import SettingsError
+from config.settings_errors import SettingsError
 from serve_app.deployments.asr import ASRDeployment
 from serve_app.deployments.ingress import Ingress
 from serve_app.deployments.tts import TTSDeployment

@@ -21,7 +21,8 @@ from actors.core.events import (
     TurnStartEvent,
 )
 from actors.core.messages import MediaChunk
-from actors.pipeline.outbox import OutboxItem, StreamEnd
+from actors.engines.avatar.base import AvatarInfo
+from actors.pipeline.outbox import DroppedTurns, OutboxItem, StreamEnd
 from actors.session.metrics import record_client_error
 from config import Settings
 from serve_app.protocol import (
@@ -92,11 +93,11 @@ class Connection:
         self.budget = ByteBudget(rate=srv.max_bytes_per_s)
         self.current_turn: str | None = None
         self._audio_calls: deque = deque()
-        self.cancelled: set[str] = set()
+        self.cancelled = DroppedTurns()  # turns interrupted: their items are not sent
         self.actor = None
         self.conn = 0
 
-    async def run(self, avatar_info: dict) -> None:
+    async def run(self, avatar_info: AvatarInfo) -> None:
         await self.ws.accept()
         allowed = await self.ctx.directory.connect.remote(self.client)
         if not allowed.admitted:
@@ -147,7 +148,7 @@ class Connection:
         outcome = results[0] if first is pump else results[1]
         return outcome if isinstance(outcome, str) else "closed"
 
-    async def _open(self, resume_id: str | None, avatar_info: dict):
+    async def _open(self, resume_id: str | None, avatar_info: AvatarInfo):
         if resume_id:
             opened = await self._resume(resume_id, avatar_info)
             if opened is not None:
@@ -180,7 +181,7 @@ class Connection:
             return None
         return actor, session_id, False
 
-    async def _resume(self, session_id: str, avatar_info: dict):
+    async def _resume(self, session_id: str, avatar_info: AvatarInfo):
         actor = find_session_actor(session_id)
         if actor is None:
             return None
@@ -221,7 +222,7 @@ class Connection:
         self.current_turn = None
         await self.ctx.directory.release.remote(session_id)
 
-    async def _restore(self, session_id: str, avatar_info: dict, *, announce=True) -> bool:
+    async def _restore(self, session_id: str, avatar_info: AvatarInfo, *, announce=True) -> bool:
         args, kwargs = self.ctx.start_args(avatar_info, restore=True)
         if not await restore_session(self.actor, args, kwargs):
             if announce:
@@ -269,7 +270,7 @@ class Connection:
             await self._send_event(PongEvent())
         elif msg.type == "interrupt":
             if self.current_turn:  # drop what is already in flight, before the actor confirms
-                self.cancelled.add(self.current_turn)
+                self.cancelled.drop(self.current_turn)
             await self.actor.interrupt.remote(self.conn)
         else:
             await self.actor.text.remote(self.conn, msg.text, msg.client_id)
@@ -298,16 +299,15 @@ class Connection:
         return "closed"
 
     async def _send(self, item: OutboxItem) -> None:
-        if isinstance(item, MediaChunk):
-            if item.turn_id not in self.cancelled:
-                await self.ws.send_bytes(frame_media(item))
-            return
         turn = getattr(item, "turn_id", None)
         if isinstance(item, TurnStartEvent):
             self.current_turn = turn
         elif isinstance(item, InterruptedEvent):
-            self.cancelled.add(turn)
-        elif turn in self.cancelled:
+            self.cancelled.drop(turn)  # the event itself goes out: the client drops its media
+        elif not self.cancelled.keeps(item):
+            return
+        if isinstance(item, MediaChunk):
+            await self.ws.send_bytes(frame_media(item))
             return
         if isinstance(item, TurnEndEvent | InterruptedEvent) and turn == self.current_turn:
             self.current_turn = None

@@ -7,6 +7,7 @@ import asyncio
 import numpy as np
 
 from actors.core.messages import samples_per_frame
+from actors.engines.avatar.base import AvatarInfo
 from actors.pipeline.builders import make_encoder
 from config import Settings
 
@@ -20,9 +21,9 @@ async def render_idle_clip(avatar, info: dict, settings: Settings) -> bytes:
     return await asyncio.to_thread(_encode, loop, info, settings)
 
 
-def _encode(frames: np.ndarray, info: dict, settings: Settings) -> bytes:
+def _encode(frames: np.ndarray, info: AvatarInfo, settings: Settings) -> bytes:
     rate = settings.tts.sample_rate
-    enc = make_encoder(settings, width=info["width"], height=info["height"], fps=info["fps"])
-    silence = np.zeros(len(frames) * samples_per_frame(rate, info["fps"]), np.int16)
+    enc = make_encoder(settings, width=info.width, height=info.height, fps=info.fps)
+    silence = np.zeros(len(frames) * samples_per_frame(rate, info.fps), np.int16)
     chunks = [enc.start(), *enc.encode(frames, silence), *enc.close()]
     return b"".join(c.data for c in chunks)

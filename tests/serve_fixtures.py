@@ -20,6 +20,7 @@ DEFAULT_ARGS = {
         # Every test client is 127.0.0.1: per-client limits are tested on their own app.
         "max_sessions_per_client": 6,
         "max_connects_per_minute": 100000,
+        "test_view": True,  # the browser tests read the page's window.avatarChat
     },
     # Voice tests need meaningful transcripts: a scripted ASR (tests/fakes/fake_asr.py), which
     # every replica imports (plugins) before it validates the settings.

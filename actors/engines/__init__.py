@@ -6,10 +6,10 @@
     vad      VAD            AudioChunk -> SpeechStarted | Utterance
     avatar   AvatarRenderer TTSAudio -> VideoFrames
 
-Engines are chosen by name: ``registry.EngineRegistry`` builds the one a settings section's
+Engines are chosen by name: ``engine_registry.EngineRegistry`` builds the one a settings section's
 ``engine`` names (docs/extending.md shows how to add one).
 """
 
-from actors.engines.registry import Engine, EngineRegistry
+from actors.engines.engine_registry import Engine, EngineRegistry
 
 __all__ = ["Engine", "EngineRegistry"]

@@ -25,7 +25,7 @@ from actors.core.events import (
 )
 from actors.core.messages import MediaChunk, TextDelta, Transcript
 from actors.pipeline.history import ChatHistory, record_reply
-from actors.pipeline.outbox import OUTBOX_TYPES, OutboxItem
+from actors.pipeline.outbox import OUTBOX_TYPES, DroppedTurns, OutboxItem
 from actors.pipeline.turn import TurnPipeline
 from actors.pipeline.turn_events import SentenceStarted, TurnDone, TurnFailed
 
@@ -153,13 +153,12 @@ class Conversation:
             await asyncio.gather(self._turn_task, return_exceptions=True)
 
     def _purge(self, turn_id: str) -> None:
-        kept = []
-        while not self.outbox.empty():
-            item = self.outbox.get_nowait()
-            if turn_of(item) != turn_id:
-                kept.append(item)
-        for item in kept:
-            self.outbox.put_nowait(item)
+        cut = DroppedTurns()
+        cut.drop(turn_id)
+        queued = [self.outbox.get_nowait() for _ in range(self.outbox.qsize())]
+        for item in queued:
+            if cut.keeps(item):
+                self.outbox.put_nowait(item)
 
     async def _run_waiting(self) -> None:
         while self._waiting:
@@ -209,12 +208,6 @@ class Conversation:
             log.exception("session=%s turn=%s failed", self.session_id, turn_id)
             self.error(ErrorCode.INTERNAL, f"the reply failed: {type(exc).__name__}", turn_id)
         self.last_activity = time.monotonic()
-
-
-def turn_of(item: OutboxItem) -> str | None:
-    """The turn an outgoing item belongs to (None: not a turn's, e.g. a stream marker or a
-    speech event)."""
-    return getattr(item, "turn_id", None)
 
 
 def _sentence_event(turn_id: str, ev: SentenceStarted) -> SentenceEvent:

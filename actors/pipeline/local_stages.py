@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from actors.core.messages import Sentence, TextDelta, TTSAudio
-from actors.engines.avatar.builders import make_avatar
+from actors.engines.avatar.renderer_choice import make_avatar
 from actors.engines.tts import tts_engines
 from actors.media.encoder import FragmentedMP4Encoder
 from actors.pipeline.builders import make_encoder, make_splitter

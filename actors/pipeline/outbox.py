@@ -23,7 +23,9 @@ from actors.core.events import ReplyDeltaEvent, ServerEvent
 from actors.core.messages import MediaChunk
 
 __all__ = [
+    "turn_of",
     "OUTBOX_TYPES",
+    "DroppedTurns",
     "OutboxItem",
     "StreamBreak",
     "StreamEnd",
@@ -102,3 +104,32 @@ class StreamEnd:
 OutboxItem = ServerEvent | MediaChunk | StreamBreak | StreamEnd
 # For isinstance: what ``Conversation.put`` accepts (anything else is a bug, caught at once).
 OUTBOX_TYPES: tuple[type, ...] = (*get_args(ServerEvent), MediaChunk, StreamBreak, StreamEnd)
+
+
+def turn_of(item: OutboxItem) -> str | None:
+    """The turn an outgoing item belongs to (None: not a turn's, e.g. a stream marker or a
+    speech event)."""
+    return getattr(item, "turn_id", None)
+
+
+class DroppedTurns:
+    """The turns an interrupt cut: their queued or in-flight items are dropped, not sent.
+
+    One rule for both places that drop: the session's outbox on an interrupt, and the socket
+    relay for what was already on its way when the interrupt came.
+    """
+
+    def __init__(self) -> None:
+        self._turns: set[str] = set()
+
+    def drop(self, turn_id: str | None) -> None:
+        if turn_id:
+            self._turns.add(turn_id)
+
+    def keeps(self, item: OutboxItem) -> bool:
+        """False for an item of a dropped turn; items of no turn are always kept."""
+        turn = turn_of(item)
+        return turn is None or turn not in self._turns
+
+    def __contains__(self, turn_id: object) -> bool:
+        return turn_id in self._turns

@@ -19,6 +19,7 @@ import ray
 
 from actors.core.errors import ErrorCode, InterruptReason
 from actors.core.events import PROTOCOL_VERSION, SessionEvent, VoiceInputEvent
+from actors.engines.avatar.base import AvatarInfo
 from actors.engines.llm import llm_engines
 from actors.pipeline.conversation import Conversation
 from actors.pipeline.history import ChatHistory
@@ -85,7 +86,7 @@ class SessionActor:
         self,
         settings: dict,
         handles: dict,
-        info: dict,
+        info: AvatarInfo,
         *,
         directory=None,
         store=None,
@@ -131,7 +132,7 @@ class SessionActor:
         self.asr = handles.get("asr")
         self.voice = None
         if self.asr is not None and self.settings.vad.enabled:
-            from actors.pipeline.speech_input import VoiceInput
+            from actors.pipeline.voice_input import VoiceInput
 
             self.voice = VoiceInput(
                 conversation=self.conv,
@@ -169,7 +170,7 @@ class SessionActor:
             protocol=PROTOCOL_VERSION,
             resumed=resumed,
             history=self.conv.history.messages if resumed else [],
-            avatar=self.info,
+            avatar=self.info.to_dict(),
             voice_input=await self._voice_status(),
             llm={"offline": s.llm.stand_in, "model": s.llm.model_name},
         )

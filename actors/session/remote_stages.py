@@ -12,6 +12,7 @@ import weakref
 import ray
 
 from actors.core.messages import Sentence, TTSAudio
+from actors.engines.avatar.base import AvatarInfo
 from actors.media.encoder import FragmentedMP4Encoder
 from actors.pipeline.builders import make_encoder, make_splitter
 from actors.pipeline.turn import TurnPipeline
@@ -24,7 +25,7 @@ class DeploymentStages:
     """Turn stages backed by Serve deployment handles; audio travels as object refs."""
 
     def __init__(
-        self, *, tts, avatar, settings: Settings, avatar_info: dict, session_id: str = ""
+        self, *, tts, avatar, settings: Settings, avatar_info: AvatarInfo, session_id: str = ""
     ) -> None:
         self._tts, self._avatar, self._settings, self._info = tts, avatar, settings, avatar_info
         self._session_id = session_id
@@ -49,7 +50,7 @@ class DeploymentStages:
 
     def encoder(self) -> FragmentedMP4Encoder:
         i = self._info
-        return make_encoder(self._settings, width=i["width"], height=i["height"], fps=i["fps"])
+        return make_encoder(self._settings, width=i.width, height=i.height, fps=i.fps)
 
     def close_streams(self) -> None:
         """End of a turn, however it ended: cancel the frame streams not read to the end and
@@ -71,7 +72,7 @@ class DeploymentStages:
             animate=self.animate,
             encoder_factory=self.encoder,
             splitter_factory=lambda: make_splitter(self._settings),
-            fps=self._info["fps"],
+            fps=self._info.fps,
             depth=self._settings.server.pipeline_depth,
             max_lead_s=self._settings.server.max_lead_s,
         )

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 
 from ray import serve
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
 
+from actors.engines.avatar.base import AvatarInfo
 from actors.session.metrics import record_sessions
 from actors.session.store import get_store
 from config import Settings
@@ -25,9 +24,9 @@ from serve_app.connection import Connection, SessionContext, client_address
 from serve_app.directory import get_directory
 from serve_app.http_security import SecurityHeaders, SocketGate
 from serve_app.idle import render_idle_clip
+from serve_app.page import index_response, static_routes
 from serve_app.session_pool import SessionPool
 
-STATIC = Path(__file__).resolve().parents[1] / "static"  # serve_app/static
 log = logging.getLogger("avatar_chat.ingress")
 
 
@@ -42,7 +41,7 @@ class Ingress:
         self.handles = {"tts": tts, "avatar": avatar}
         if asr is not None:
             self.handles["asr"] = asr
-        self._avatar_info: dict | None = None
+        self._avatar_info: AvatarInfo | None = None
         self._idle_clip: bytes | None = None
         self._idle_lock = asyncio.Lock()
         self._gate = SocketGate.from_env(allowed_origins=self.settings.server.allowed_origins)
@@ -81,19 +80,19 @@ class Ingress:
                 Route("/healthz", self.healthz),
                 Route("/idle.mp4", self.idle_clip),
                 WebSocketRoute("/ws", self.websocket),
-                Mount("/static", StaticFiles(directory=STATIC), name="static"),
+                *static_routes(test_view=self.settings.server.test_view),
             ],
             middleware=[Middleware(SecurityHeaders)],
         )
 
-    async def avatar_info(self) -> dict:
+    async def avatar_info(self) -> AvatarInfo:
         if self._avatar_info is None:
             self._avatar_info = await self.handles["avatar"].info.remote()
         return self._avatar_info
 
     async def index(self, request) -> Response:
         self._pool.fill()  # a page load is followed by a connection
-        return FileResponse(STATIC / "index.html")
+        return index_response(test_view=self.settings.server.test_view)
 
     async def healthz(self, request) -> Response:
         async def probe(name: str, handle) -> tuple[str, bool]:

@@ -16,30 +16,15 @@ import numpy as np
 from ray import serve
 
 from actors.core.messages import TTSAudio, pad_to_frames
-from actors.engines.avatar.builders import make_sprite
+from actors.engines.avatar.base import AvatarInfo
+from actors.engines.avatar.renderer_choice import make_sprite
 from actors.media.fragments import fragment_sizes
 from config import Settings
 
 log = logging.getLogger("avatar_chat.deployments")
 
 
-def avatar_info(avatar) -> dict:
-    """What a session tells its client about an avatar (``kind``, size, fps, ``note``)."""
-    return {
-        "kind": avatar.kind,
-        "width": avatar.width,
-        "height": avatar.height,
-        "fps": avatar.fps,
-        "note": avatar.note,
-        "streaming": True,  # every Avatar deployment streams frame chunks
-    }
-
-
-@serve.deployment(
-    name="Avatar",
-    ray_actor_options={"num_cpus": 0.25},
-    max_ongoing_requests=64,
-)
+@serve.deployment(name="Avatar", ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=64)
 class AvatarDeployment:
     """``TTSAudio -> frame chunks``: the sprite avatar, shared by all sessions (Wav2Lip has
     its own deployments in serve_app/wav2lip_avatar.py and serve_app/lipsync.py)."""
@@ -55,8 +40,8 @@ class AvatarDeployment:
         self._settings = self._settings.model_copy(update={"avatar": avatar})
         self._renderer = make_sprite(self._settings)
 
-    def info(self) -> dict:
-        return avatar_info(self._renderer)
+    def info(self) -> AvatarInfo:
+        return self._renderer.info()
 
     async def talking(
         self, audio: TTSAudio, first_frame: int, n_samples: int, source: str = ""

@@ -17,11 +17,7 @@ from config import Settings
 log = logging.getLogger("avatar_chat.deployments")
 
 
-@serve.deployment(
-    name="TTS",
-    ray_actor_options={"num_cpus": 0.25},
-    max_ongoing_requests=64,
-)
+@serve.deployment(name="TTS", ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=64)
 class TTSDeployment:
     """``Sentence -> TTSAudio``: the engine ``settings.tts`` names (edge-tts with the espeak-ng
     fallback by default), one per replica."""

@@ -13,16 +13,18 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import numpy as np
 from ray import serve
 from ray.serve import Application
 
 from actors.core.messages import TTSAudio, pad_to_frames
+from actors.engines.avatar.base import AvatarInfo
 from actors.engines.avatar.wav2lip import Wav2LipAvatar, unavailable_reason
 from config import AvatarSettings, Settings
 from serve_app.deployments.lipsync_pool import LipSyncPool
-from serve_app.deployments.sprite_avatar import AvatarDeployment, avatar_info
+from serve_app.deployments.sprite_avatar import AvatarDeployment
 
 log = logging.getLogger("avatar_chat.lipsync")
 
@@ -44,12 +46,8 @@ class Wav2LipAvatarDeployment:
         # validated, but nothing in it changes a Wav2Lip avatar.
         AvatarSettings.model_validate(user_config or {})
 
-    def info(self) -> dict:
-        return {
-            **avatar_info(self._avatar),
-            "name": self._avatar.pack.name,
-            "precision": self._precision,
-        }
+    def info(self) -> AvatarInfo:
+        return replace(self._avatar.info(), precision=self._precision)
 
     async def idle(self, n_frames: int, first_frame: int = 0) -> np.ndarray:
         return self._avatar.idle(n_frames, first_frame=first_frame)  # a cheap array slice

@@ -1,5 +1,5 @@
 // avatar-chat web client: wires the socket, the talking-video player and the page together.
-// Turn bookkeeping lives here; window.avatarChat exposes a read-only view of it for tests.
+// Turn bookkeeping lives here; the test view (test-view.js) exposes a read-only view of it.
 
 import { Captions } from './captions.js';
 import { MicControl } from './mic.js';
@@ -432,57 +432,17 @@ $('sound-hint').addEventListener('click', () => player.enableSound());
 idleVideo.addEventListener('error', () => $('stage').classList.add('no-idle'));
 idleVideo.play().catch(() => {}); // muted autoplay is always allowed; this covers slow starts
 
-window.avatarChat = Object.freeze({
-  get status() {
-    return state.status;
-  },
-  get sessionId() {
-    return state.sessionId;
-  },
-  get connected() {
-    return state.connected;
-  },
-  get statusLog() {
-    return statusLog.map((s) => ({ ...s }));
-  },
-  get turns() {
-    return [...turns.values()].map((t) => ({
-      turnId: t.turnId,
-      userText: t.userText,
-      replyText: t.replyText,
-      firstAudioMs: t.firstAudioMs,
-      firstFrameMs: t.firstFrameMs,
-      timings: t.timings ? { ...t.timings } : null,
-      mediaS: t.mediaS,
-      captions: t.captions.map((c) => c.text),
-      captionsShown: [...t.captionsShown],
-      decodedFrames: t.decodedFrames,
-      outcome: t.outcome,
-      stalls: t.stalls,
-    }));
-  },
-  get currentTurnId() {
-    return player.currentTurnId;
-  },
-  decodedFrames: () => player.decodedFrames(),
-  get mic() {
-    return mic.info;
-  },
-  get audioMessagesSent() {
-    return mic.sender.sent;
-  },
-  get transcripts() {
-    return transcripts.map((t) => ({ ...t }));
-  },
-  get interruptions() {
-    return interruptions.map((i) => ({ ...i }));
-  },
-  get speechStarts() {
-    return speechStarts;
-  },
-  get speechEnds() {
-    return speechEnds;
-  },
+// The test view (static/test-view.js, on the page only when server.test_view is on) reads
+// the turn bookkeeping through these; without it nothing is exposed.
+window.__avatarChatTestView?.({
+  state,
+  statusLog,
+  turns,
+  player,
+  mic,
+  transcripts,
+  interruptions,
+  counts: () => ({ speechStarts, speechEnds }),
 });
 
 refresh();

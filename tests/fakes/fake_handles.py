@@ -12,6 +12,7 @@ import asyncio
 import numpy as np
 
 from actors.core.messages import Sentence, TTSAudio
+from actors.engines.avatar.base import AvatarInfo
 
 
 class _Ref:
@@ -92,5 +93,5 @@ class FakeAvatarHandle:
         return stream
 
     @property
-    def info(self) -> dict:
-        return {"kind": "sprite", "width": self.size, "height": self.size, "fps": self.fps}
+    def info(self) -> AvatarInfo:
+        return AvatarInfo("sprite", self.size, self.size, self.fps)

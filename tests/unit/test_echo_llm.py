@@ -88,7 +88,7 @@ async def test_a_reply_that_fails_before_any_text_leaves_the_history_as_it_was()
 def test_the_registry_builds_echo_offline_and_openai_with_an_endpoint() -> None:
     assert llm_engines.names() == ["echo", "openai"]
     echo = llm_engines.create(Settings.load({"llm": {"chars_per_s": 42.0}}, env={}).llm)
-    assert isinstance(echo, EchoLLM) and echo.chars_per_s == 42.0
+    assert isinstance(echo, EchoLLM) and echo.settings.chars_per_s == 42.0
     env = {"OPENAI_BASE_URL": "http://127.0.0.1:1/v1", "OPENAI_API_KEY": "sk-test"}
     settings = Settings.load({"llm": {"model": "x", "chars_per_s": 1.0}}, env=env).llm
     assert isinstance(settings, OpenAIChatSettings)  # the echo's pace is ignored here

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from actors.engines.avatar import faces
-from actors.engines.avatar.builders import make_avatar
 from actors.engines.avatar.pasteback import feather_mask
 from actors.engines.avatar.prepare import PACK_VERSION, AvatarPack
+from actors.engines.avatar.renderer_choice import make_avatar
 from actors.engines.avatar.sprite import SpriteAvatar
 from actors.engines.avatar.wav2lip import Wav2LipAvatar, frame_count, unavailable_reason
 from actors.engines.avatar.wav2lip_runner import Wav2LipRunner, output_to_rgb, prepare_face_input

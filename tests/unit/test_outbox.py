@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from actors.core.events import ReplyDeltaEvent, SentenceEvent, TurnStartEvent
+from actors.core.events import ReplyDeltaEvent, SentenceEvent, SpeechStartedEvent, TurnStartEvent
 from actors.core.messages import MediaChunk
-from actors.pipeline.outbox import StreamBreak, merge_reply_deltas, next_batch
+from actors.pipeline.outbox import DroppedTurns, StreamBreak, merge_reply_deltas, next_batch
 from tests.fakes.virtual_time import virtual_time
 
 pytestmark = pytest.mark.unit
@@ -110,3 +110,14 @@ async def test_zero_window_sends_only_what_is_ready():
     assert await next_batch(queue, window_s=0.0) == [delta("a")]
     with pytest.raises(ValueError, match="window_s"):
         await next_batch(queue, window_s=-1)
+
+
+def test_dropped_turns_drop_only_items_of_those_turns():
+    cut = DroppedTurns()
+    cut.drop("t1")
+    cut.drop(None)  # no turn yet: nothing to drop
+    assert not cut.keeps(MediaChunk(b"x", "fragment", 0, turn_id="t1"))
+    assert not cut.keeps(ReplyDeltaEvent("t1", "hi"))
+    assert cut.keeps(MediaChunk(b"x", "fragment", 0, turn_id="t2"))
+    assert cut.keeps(SpeechStartedEvent(1.0)) and cut.keeps(StreamBreak())
+    assert "t1" in cut and "t2" not in cut

@@ -63,9 +63,13 @@ def test_parallel_runs_split_a_batch_across_threads_in_order(model_path, runner)
     )
     calls = []
     run = parallel._run
+    # The three slices must all be in flight at once to pass this barrier: they run
+    # concurrently, on three threads, whatever the machine's speed.
+    together = threading.Barrier(3, timeout=30)
 
     def recorded(mel, faces):
         calls.append((len(mel), threading.current_thread().name))
+        together.wait()
         return run(mel, faces)
 
     parallel._run = recorded
@@ -74,8 +78,9 @@ def test_parallel_runs_split_a_batch_across_threads_in_order(model_path, runner)
     assert sorted(n for n, _ in calls) == [2, 2, 3]  # slices of the 7 frames, none lost
     assert len({name for _, name in calls}) == 3  # each on its own thread
     calls.clear()
+    parallel._run = lambda mel, faces: calls.append(len(mel)) or run(mel, faces)
     parallel.infer(mel[:3], faces[:3])  # too small to slice: one call
-    assert [n for n, _ in calls] == [3]
+    assert calls == [3]
 
 
 def test_output_depends_on_audio_and_face(runner):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from actors.core.messages import Transcript, Utterance
-from actors.engines.registry import Engine, EngineRegistry
+from actors.engines.engine_registry import Engine, EngineRegistry
 from config.asr_settings import ASREngineSettings
 
 __all__ = ["ASR", "asr_engines", "utterance_of"]

@@ -95,7 +95,7 @@ class WhisperASR(ASR):
         download_root: Path | str | None = None,
         **options,
     ):
-        s = settings if settings is not None else WhisperASRSettings(**options)
+        s = self.settings_from(settings, options)
         device = s.device
         if device == "auto":
             device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"

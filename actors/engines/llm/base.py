@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from actors.core.errors import ErrorCode
 from actors.core.messages import TextDelta, Transcript
-from actors.engines.registry import Engine, EngineRegistry
+from actors.engines.engine_registry import Engine, EngineRegistry
 from actors.pipeline.history import ChatHistory
 from config.llm_settings import LLMEngineSettings
 

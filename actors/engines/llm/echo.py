@@ -28,9 +28,7 @@ class EchoLLM(LLM):
     settings_class = EchoLLMSettings
 
     def __init__(self, settings: EchoLLMSettings | None = None, /, **options) -> None:
-        s = settings if settings is not None else EchoLLMSettings(**options)
-        self.settings = s
-        self.chars_per_s = s.chars_per_s
+        self.settings = self.settings_from(settings, options)
 
     def stream(self, history: ChatHistory, user: Transcript) -> AsyncIterator[TextDelta]:
         return self._deltas(user.text)
@@ -39,5 +37,5 @@ class EchoLLM(LLM):
         said = " ".join(user_text.split())
         reply = f"{ECHO_LABEL} You said: {said}" if said else f"{ECHO_LABEL} You said nothing."
         for word in re.findall(r"\S+\s*", reply):
-            await asyncio.sleep(len(word) / self.chars_per_s)
+            await asyncio.sleep(len(word) / self.settings.chars_per_s)
             yield TextDelta(word)

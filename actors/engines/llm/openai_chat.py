@@ -32,8 +32,7 @@ class ChatLLM(LLM):
     settings_class = OpenAIChatSettings
 
     def __init__(self, settings: OpenAIChatSettings | None = None, /, **options) -> None:
-        s = settings if settings is not None else OpenAIChatSettings(**options)
-        self.settings = s
+        self.settings = s = self.settings_from(settings, options)
         self.model = s.model
         self.persona = s.persona
         self.temperature = s.temperature

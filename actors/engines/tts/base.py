@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from actors.core.messages import Sentence, TTSAudio
-from actors.engines.registry import Engine, EngineRegistry
+from actors.engines.engine_registry import Engine, EngineRegistry
 from config.tts_settings import TTSEngineSettings
 
 __all__ = ["SILENCE_S", "TTS", "silence", "speakable_text", "tts_engines"]

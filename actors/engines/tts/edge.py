@@ -45,7 +45,7 @@ class EdgeTTS(TTS):
     settings_class = EdgeTTSSettings
 
     def __init__(self, settings: EdgeTTSSettings | None = None, /, **options) -> None:
-        s = settings if settings is not None else EdgeTTSSettings(**options)
+        s = self.settings_from(settings, options)
         try:  # edge-tts checks the voice's form when a Communicate is built (no network)
             edge_tts.Communicate("probe", s.voice, proxy=s.proxy)
         except (TypeError, ValueError) as err:

@@ -128,13 +128,10 @@ class EspeakTTS(TTS):
     settings_class = EspeakTTSSettings
 
     def __init__(self, settings: EspeakTTSSettings | None = None, /, **options) -> None:
-        s = settings if settings is not None else EspeakTTSSettings(**options)
-        self.settings = s
-        self.voice = s.voice
-        self.rate_wpm = s.rate_wpm
-        self.sample_rate = s.sample_rate
+        self.settings = s = self.settings_from(settings, options)
         with _LOCK:
             _select(_load(), s.voice, s.rate_wpm)  # fail now, not mid-conversation
+        self.voice, self.rate_wpm, self.sample_rate = s.voice, s.rate_wpm, s.sample_rate
 
     async def synthesize(self, sentence: Sentence) -> TTSAudio:
         return await asyncio.to_thread(self.synthesize_blocking, sentence)

@@ -27,6 +27,12 @@ class Engine:
     settings_class: type[EngineSettings]
 
     @classmethod
+    def settings_from(cls, settings: EngineSettings | None, options: dict[str, Any]) -> Any:
+        """``settings`` as given, else ``settings_class(**options)`` (validated there): engine
+        constructors take either the validated object or its fields as keywords."""
+        return settings if settings is not None else cls.settings_class(**options)
+
+    @classmethod
     def from_settings(cls, settings: Any) -> Any:
         """The engine for validated ``settings`` (an instance of ``settings_class``)."""
         return cls(settings)
