@@ -20,6 +20,21 @@ class ASREngineSettings(EngineSettings):
     """What every ASR engine has: its registry name."""
 
 
+# Whisper's best-known inventions on noise, from subtitle credits in its training data.
+PHANTOM_LINES = (
+    "字幕由Amara.org社群提供",
+    "小編字幕由Amara.org社區提供",
+    "请不吝点赞 订阅 转发 打赏支持明镜与点点栏目",
+    "谢谢观看",
+    "謝謝觀看",
+    "Thanks for watching!",
+    "Thank you for watching.",
+    "Subtitles by the Amara.org community",
+    "Please subscribe to my channel.",
+)
+INITIAL_PROMPTS = {"zh": "以下是普通话的句子，使用简体中文。"}
+
+
 class WhisperASRSettings(ASREngineSettings):
     engine: Literal["whisper"] = Field(
         "whisper", description="faster-whisper (CTranslate2 Whisper models), on CPU or CUDA."
@@ -37,6 +52,26 @@ class WhisperASRSettings(ASREngineSettings):
     cpu_threads: int = Field(0, ge=0, description="CPU threads per replica (0: library default).")
     local_files_only: bool = Field(
         False, description="Never download: use only models already in models_dir."
+    )
+    initial_prompts: dict[str, str] = Field(
+        default_factory=lambda: dict(INITIAL_PROMPTS),
+        description=(
+            "Text Whisper continues from, per spoken language (e.g. zh: a sentence in "
+            "Simplified characters, so it writes Simplified rather than Traditional)."
+        ),
+    )
+    phantom_lines: list[str] = Field(
+        default_factory=lambda: list(PHANTOM_LINES),
+        description=(
+            "Lines Whisper makes up on noise or silence (video credits); a segment that is "
+            "only these is dropped, compared without case, spaces or punctuation."
+        ),
+    )
+    max_no_speech_prob: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="Segments Whisper rates more likely than this to be no speech are dropped.",
     )
 
     @property

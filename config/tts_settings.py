@@ -4,6 +4,9 @@
 breaker: edge-tts's online voices first, espeak-ng offline when they fail. ``edge`` or
 ``espeak`` alone use only that engine. Every engine speaks at ``sample_rate`` (in ``fallback``,
 the section's rate is both engines' rate).
+
+Voices go by language: each sentence is spoken with the engine's voice for its language
+(``voices``), and ``voice`` speaks English and any language ``voices`` does not name.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from config.engine_settings import EngineSettings, engine_choice, register_engine_settings
+from config.languages import DEFAULT_LANGUAGE, LANGUAGES
 
 __all__ = [
     "EdgeTTSSettings",
@@ -37,17 +41,71 @@ class TTSEngineSettings(EngineSettings):
         return v
 
 
-class EdgeTTSSettings(TTSEngineSettings):
+def _voices_field(defaults: dict[str, str]):
+    others = ", ".join(
+        f"`{c}` for {name}" for c, name in LANGUAGES.items() if c != DEFAULT_LANGUAGE
+    )
+    return Field(
+        default_factory=lambda: dict(defaults),
+        description=(
+            f"Voice per other language, by language code ({others}); a sentence in a "
+            "language with no voice here is spoken by `voice`."
+        ),
+    )
+
+
+def _check_voices(voices: dict[str, str]) -> dict[str, str]:
+    for code, voice in voices.items():
+        if code == DEFAULT_LANGUAGE:
+            raise ValueError(f"{code!r} is spoken by `voice`; set that instead")
+        if code not in LANGUAGES:
+            raise ValueError(f"unknown language {code!r}; known: {', '.join(LANGUAGES)}")
+        if not voice.strip():
+            raise ValueError(f"the voice for {code!r} is empty")
+    return voices
+
+
+class _VoiceTable:
+    """``voice_table`` for the settings of an engine with ``voice`` and ``voices`` fields."""
+
+    @property
+    def voice_table(self) -> dict[str, str]:
+        """Language code -> voice: the default language's (``voice``), then ``voices``."""
+        return {DEFAULT_LANGUAGE: self.voice, **self.voices}
+
+
+class EdgeTTSSettings(_VoiceTable, TTSEngineSettings):
     engine: Literal["edge"] = Field("edge", description="Microsoft Edge's online voices.")
-    voice: str = Field("en-US-AriaNeural", description="edge-tts voice name.")
+    voice: str = Field(
+        "en-US-AriaNeural",
+        min_length=1,
+        description="edge-tts voice name for English, and for a language `voices` lacks.",
+    )
+    voices: dict[str, str] = _voices_field({"zh": "zh-CN-XiaoxiaoNeural"})
     proxy: str | None = Field(None, description="http://host:port proxy for edge-tts (None: none).")
     connect_timeout_s: int = Field(10, gt=0, description="edge-tts connection timeout.")
 
+    @field_validator("voices")
+    @classmethod
+    def _voices(cls, v: dict[str, str]) -> dict[str, str]:
+        return _check_voices(v)
 
-class EspeakTTSSettings(TTSEngineSettings):
+
+class EspeakTTSSettings(_VoiceTable, TTSEngineSettings):
     engine: Literal["espeak"] = Field("espeak", description="espeak-ng, offline.")
-    voice: str = Field("en-us", min_length=1, description="espeak-ng voice (language) name.")
+    voice: str = Field(
+        "en-us",
+        min_length=1,
+        description="espeak-ng voice (language) name for English, and for a language `voices` "
+        "lacks.",
+    )
+    voices: dict[str, str] = _voices_field({"zh": "cmn"})
     rate_wpm: int = Field(165, ge=80, le=450, description="espeak-ng speaking rate.")
+
+    @field_validator("voices")
+    @classmethod
+    def _voices(cls, v: dict[str, str]) -> dict[str, str]:
+        return _check_voices(v)
 
 
 TTSChoice = engine_choice(TTSEngineSettings, default="fallback")

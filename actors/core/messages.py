@@ -56,10 +56,15 @@ class TextDelta:
 
 @dataclass(frozen=True, slots=True)
 class Sentence:
-    """A complete sentence to speak; ``index`` counts from 0 within a turn."""
+    """A complete sentence to speak; ``index`` counts from 0 within a turn.
+
+    ``language`` (a code such as ``"zh"``) picks the voice; None (or ``"auto"``) leaves it
+    to the text's script (``actors.core.language.sentence_language``).
+    """
 
     text: str
     index: int = 0
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,5 +26,5 @@ def make_splitter(settings: Settings) -> SentenceSplitter:
     """A sentence splitter for one turn's LLM text."""
     t = settings.text
     return SentenceSplitter(
-        first_comma_min_chars=t.first_comma_min_chars, max_sentence_chars=t.max_sentence_chars
+        first_clause_min_s=t.first_clause_min_s, max_sentence_chars=t.max_sentence_chars
     )

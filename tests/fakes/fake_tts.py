@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 
 import numpy as np
 
+from actors.core.language import sentence_language
 from actors.core.messages import Sentence, TTSAudio
-from actors.engines.tts import TTS
+from actors.engines.tts import TTS, TTSRefused
 
 
 class FakeTTS(TTS):
@@ -15,8 +17,10 @@ class FakeTTS(TTS):
 
     Knobs (plain attributes, changeable between calls):
     ``delay_s`` waits before answering; ``fail_times`` makes the first N calls raise
-    ``error``; ``hang`` makes calls wait forever (until cancelled). ``calls`` records every
-    text received, ``cancelled`` counts calls cancelled while waiting.
+    ``error``; ``hang`` makes calls wait forever (until cancelled); ``refuse_languages``
+    makes calls for sentences in those languages raise ``TTSRefused`` (a voice that cannot
+    read them). ``calls`` records every text received, ``languages`` each one's language
+    (``sentence_language``), ``cancelled`` counts calls cancelled while waiting.
     """
 
     def __init__(
@@ -30,6 +34,7 @@ class FakeTTS(TTS):
         seconds_per_char: float = 0.01,
         tone_hz: float = 220.0,
         error: type[Exception] = ConnectionError,
+        refuse_languages: Collection[str] = (),
     ):
         if sample_rate <= 0 or delay_s < 0 or fail_times < 0 or seconds_per_char <= 0:
             raise ValueError("sample_rate and seconds_per_char must be > 0; delays, counts >= 0")
@@ -41,12 +46,15 @@ class FakeTTS(TTS):
         self.seconds_per_char = seconds_per_char
         self.tone_hz = tone_hz
         self.error = error
+        self.refuse_languages = set(refuse_languages)
         self.calls: list[str] = []
+        self.languages: list[str] = []
         self.cancelled = 0
 
     async def synthesize(self, sentence: Sentence) -> TTSAudio:
         text = sentence.text
         self.calls.append(text)
+        self.languages.append(language := sentence_language(sentence))
         call_number = len(self.calls)
         try:
             if self.hang:
@@ -58,6 +66,8 @@ class FakeTTS(TTS):
             raise
         if call_number <= self.fail_times:
             raise self.error(f"{self.name}: scripted failure {call_number}/{self.fail_times}")
+        if language in self.refuse_languages:
+            raise TTSRefused(f"{self.name}: no voice for {language!r}")
         return TTSAudio(self.tone(len(text)), self.sample_rate, self.name, sentence)
 
     def tone(self, n_chars: int) -> np.ndarray:

@@ -112,3 +112,56 @@ def test_concurrent_threads_with_different_options_get_their_own_speech():
         assert audio.sample_rate == engine.sample_rate
         assert audio.duration_s == pytest.approx(reference[id(engine)], rel=0.05)
         assert rms(audio.pcm) > 500
+
+
+# --- a voice per language ---------------------------------------------------------------
+
+
+async def test_chinese_is_spoken_by_cmn_much_faster_than_by_en_us():
+    # en-us reads each Han character as "Chinese letter" (issue #12); cmn reads it as one
+    # syllable. Compared as a ratio, so a slow or fast machine does not matter.
+    tts = EspeakTTS()
+    text = "你好！请介绍一下你自己。"
+    auto = await tts.synthesize(Sentence(text))  # detected: zh
+    as_english = await tts.synthesize(Sentence(text, language="en"))  # named: wins
+    assert tts.voice_for(Sentence(text)) == "cmn"
+    assert tts.voice_for(Sentence(text, language="en")) == "en-us"
+    assert rms(auto.pcm) > 500
+    assert auto.duration_s < 0.7 * as_english.duration_s
+    cmn = await EspeakTTS(voice="cmn").synthesize(Sentence(text, language="en"))
+    assert auto.duration_s == pytest.approx(cmn.duration_s, rel=0.05)  # the same voice
+
+
+async def test_a_mixed_reply_gets_a_voice_per_sentence():
+    tts = EspeakTTS()
+    reply = [Sentence("Ray Serve 是一个库。", 0), Sentence("It scales.", 1), Sentence("好。", 2)]
+    assert [tts.voice_for(s) for s in reply] == ["cmn", "en-us", "cmn"]
+    spoken = [await tts.synthesize(s) for s in reply]
+    # Each sentence alone, by an engine whose `voice` speaks it as the one language named.
+    voices = ["cmn", "en-us", "cmn"]
+    alone = [
+        await EspeakTTS(voice=v).synthesize(Sentence(s.text, language="en"))
+        for v, s in zip(voices, reply, strict=True)
+    ]
+    for audio, reference in zip(spoken, alone, strict=True):
+        assert audio.duration_s == pytest.approx(reference.duration_s, rel=0.05)
+        assert rms(audio.pcm) > 500
+
+
+async def test_voices_table_is_configurable_and_unknown_languages_use_voice(caplog):
+    tts = EspeakTTS(voice="en", voices={"zh": "yue"})
+    assert tts.voices == {"en": "en", "zh": "yue"}
+    assert tts.voice_for(Sentence("你好。")) == "yue"
+    assert tts.voice_for(Sentence("Hello.")) == "en"
+    with caplog.at_level("DEBUG", logger="actors.engines.tts.base"):
+        assert tts.voice_for(Sentence("Bonjour.", language="fr")) == "en"
+    assert any("no voice for language 'fr'" in r.getMessage() for r in caplog.records)
+    audio = await tts.synthesize(Sentence("你好。"))
+    assert rms(audio.pcm) > 500
+
+
+def test_every_voice_in_the_table_is_checked_at_construction():
+    with pytest.raises(ValueError, match="no voice named 'no-such-voice-xx'"):
+        EspeakTTS(voices={"zh": "no-such-voice-xx"})
+    with pytest.raises(ValueError, match="unknown language 'xx'"):
+        EspeakTTS(voices={"xx": "cmn"})

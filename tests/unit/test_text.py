@@ -7,11 +7,11 @@ import random
 import pytest
 
 from actors.core.messages import Sentence, TextDelta
-from actors.pipeline.splitter import SentenceSplitter
+from actors.pipeline.splitter import SentenceSplitter, speech_seconds
 
 pytestmark = pytest.mark.unit
 
-NO_COMMA = {"first_comma_min_chars": 0}
+NO_COMMA = {"first_clause_min_s": 0 / 15}
 
 # (id, text, options, expected sentences)
 CASES = [
@@ -132,31 +132,31 @@ CASES = [
     (
         "comma-only-first",
         "Yes, ok, one, two, three, four, five. " * 2,
-        {"first_comma_min_chars": 5},
+        {"first_clause_min_s": 5 / 15},
         ["Yes, ok,", "one, two, three, four, five.", "Yes, ok, one, two, three, four, five."],
     ),
     (
         "comma-number",
         "The total came to 1,000,000 dollars in the end.",
-        {"first_comma_min_chars": 5},
+        {"first_clause_min_s": 5 / 15},
         ["The total came to 1,000,000 dollars in the end."],
     ),
     (
         "colon",
         "Here is the plan: we go. Ok.",
-        {"first_comma_min_chars": 10},
+        {"first_clause_min_s": 10 / 15},
         ["Here is the plan:", "we go.", "Ok."],
     ),
     (
         "zh-comma",
         "你好，这是一个比较长的开头，然后继续。",
-        {"first_comma_min_chars": 8},
+        {"first_clause_min_s": 1.0},  # 你好 is half a second of speech: too short
         ["你好，这是一个比较长的开头，", "然后继续。"],
     ),
     (
         "zh-dunhao",
         "苹果、香蕉、橘子和葡萄都很好吃。",
-        {"first_comma_min_chars": 5},
+        {"first_clause_min_s": 1.0},
         ["苹果、香蕉、", "橘子和葡萄都很好吃。"],
     ),
     # --- force split
@@ -255,7 +255,7 @@ def test_index_counts_in_emission_order_and_restarts_after_flush():
 
 
 def test_reset_drops_buffer_and_restarts_stream():
-    splitter = SentenceSplitter(first_comma_min_chars=5)
+    splitter = SentenceSplitter(first_clause_min_s=5 / 15)
     assert [s.text for s in splitter.push("Hello, world. Pending, text")] == ["Hello,", "world."]
     splitter.reset()
     assert splitter.push("Fresh start, here. ") == [
@@ -271,19 +271,19 @@ def test_accepts_text_delta():
 
 def test_first_comma_needs_min_chars_and_only_first_piece():
     text = "One two three, four five six, seven eight nine."
-    assert [s.text for s in split_once(text, first_comma_min_chars=14)] == [
+    assert [s.text for s in split_once(text, first_clause_min_s=14 / 15)] == [
         "One two three,",
         "four five six, seven eight nine.",
     ]
-    assert [s.text for s in split_once(text, first_comma_min_chars=15)] == [
+    assert [s.text for s in split_once(text, first_clause_min_s=15 / 15)] == [
         "One two three, four five six,",
         "seven eight nine.",
     ]
-    assert [s.text for s in split_once(text, first_comma_min_chars=0)] == [text]
-    assert [s.text for s in split_once(text, first_comma_min_chars=100)] == [text]
+    assert [s.text for s in split_once(text, first_clause_min_s=0 / 15)] == [text]
+    assert [s.text for s in split_once(text, first_clause_min_s=100 / 15)] == [text]
     # After a full first sentence, commas no longer split.
     later = "Ok. One two three, four five six, seven eight nine."
-    assert [s.text for s in split_once(later, first_comma_min_chars=5)] == [
+    assert [s.text for s in split_once(later, first_clause_min_s=5 / 15)] == [
         "Ok.",
         "One two three, four five six, seven eight nine.",
     ]
@@ -299,7 +299,7 @@ def _words(rng: random.Random, n: int) -> str:
 def test_force_split_never_breaks_a_word(max_chars):
     rng = random.Random(max_chars)
     text = _words(rng, 300)
-    sentences = split_once(text, max_sentence_chars=max_chars, first_comma_min_chars=0)
+    sentences = split_once(text, max_sentence_chars=max_chars, first_clause_min_s=0 / 15)
     assert len(sentences) > 1
     assert all(0 < len(s.text) <= max_chars for s in sentences)
     assert " ".join(s.text for s in sentences).split() == text.split()
@@ -325,12 +325,12 @@ def test_force_split_cjk_at_limit_without_commas():
 @pytest.mark.parametrize(
     "options",
     [
-        {"first_comma_min_chars": -1},
+        {"first_clause_min_s": -1},
         {"max_sentence_chars": 19},
         {"max_sentence_chars": 0},
         {"max_sentence_chars": 50.0},
-        {"first_comma_min_chars": "30"},
-        {"first_comma_min_chars": True},
+        {"first_clause_min_s": "2"},
+        {"first_clause_min_s": True},
     ],
 )
 def test_invalid_options_raise(options):
@@ -341,3 +341,19 @@ def test_invalid_options_raise(options):
 def test_options_are_keyword_only():
     with pytest.raises(TypeError):
         SentenceSplitter(30, 220)  # type: ignore[misc]
+
+
+def test_first_clause_threshold_is_speech_time_in_both_languages():
+    # 2 s: ~30 characters of English, but only ~8 Han characters of Chinese.
+    assert speech_seconds("Well, this is a long enough opening") == pytest.approx(35 / 15)
+    assert speech_seconds("你好你好你好你好，") == pytest.approx(8 / 4)  # the comma is free
+    en = "Short start here, then the rest of it follows."
+    assert [s.text for s in split_once(en, first_clause_min_s=2.0)] == [en]  # 17 chars: 1.1 s
+    zh = "今天的天气非常好呢，我们出去走走吧。"
+    assert [s.text for s in split_once(zh, first_clause_min_s=2.0)] == [
+        "今天的天气非常好呢，",  # 9 characters: 2.25 s, spoken as soon as English would be
+        "我们出去走走吧。",
+    ]
+    assert [s.text for s in split_once("今天，天气非常好。", first_clause_min_s=2.0)] == [
+        "今天，天气非常好。"  # 今天 alone is half a second: no cut
+    ]

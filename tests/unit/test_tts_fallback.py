@@ -13,8 +13,16 @@ import edge_tts
 import numpy as np
 import pytest
 
+from actors.core.language import is_han
 from actors.core.messages import Sentence
-from actors.engines.tts import EdgeTTS, EspeakTTS, FallbackTTS, decode_mp3, tts_engines
+from actors.engines.tts import (
+    EdgeTTS,
+    EspeakTTS,
+    FallbackTTS,
+    TTSRefused,
+    decode_mp3,
+    tts_engines,
+)
 from config import EdgeTTSSettings, EspeakTTSSettings, FallbackTTSSettings, Settings
 from tests.fakes.clock import FakeClock
 from tests.fakes.fake_tts import FakeTTS
@@ -50,6 +58,14 @@ def mp3_sine(freq_hz: float, seconds: float, rate: int = 24000) -> bytes:
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             container.mux(packet)
     return buf.getvalue()
+
+
+def breaker_infos(caplog) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "actors.engines.tts.fallback" and r.levelno == logging.INFO
+    ]
 
 
 def dominant_hz(pcm: np.ndarray, rate: int) -> float:
@@ -204,6 +220,173 @@ def test_fallback_options_are_validated():
         FallbackTTSSettings(retry_after_s=-1)
     with pytest.raises(ValueError, match="sample_rate"):
         FallbackTTS(FakeTTS(sample_rate=24000), FakeTTS(sample_rate=16000))
+
+
+# --- refusals: this sentence only, the breaker stays closed ------------------------------
+
+
+async def test_refused_sentence_goes_to_the_fallback_and_the_breaker_stays_closed(caplog):
+    caplog.set_level(logging.INFO, logger="actors.engines.tts.fallback")
+    clock = FakeClock()
+    primary = FakeTTS(name="edge", refuse_languages={"zh"})  # an English voice only
+    fallback = FakeTTS(name="espeak")
+    tts = FallbackTTS(primary, fallback, retry_after_s=30.0, clock=clock)
+
+    reply = [Sentence("Ray Serve 是一个库。", 0), Sentence("It scales.", 1), Sentence("好。", 2)]
+    engines = [(await tts.synthesize(s)).engine for s in reply]
+    assert engines == ["espeak", "edge", "espeak"]
+    assert not tts.breaker_open
+    assert primary.calls == [s.text for s in reply]  # the primary is asked every time
+    assert primary.languages == ["zh", "en", "zh"]
+    assert fallback.calls == ["Ray Serve 是一个库。", "好。"]
+    assert breaker_warnings(caplog) == []
+    infos = breaker_infos(caplog)
+    assert len(infos) == 2 and "refused sentence 0" in infos[0] and "no voice for 'zh'" in infos[0]
+
+
+async def test_refusals_never_open_the_breaker_and_the_next_sentence_tries_the_primary():
+    primary = FakeTTS(name="edge", fail_times=3, error=TTSRefused)
+    tts = FallbackTTS(primary, FakeTTS(name="espeak"), retry_after_s=30.0, clock=FakeClock())
+    engines = [(await tts.synthesize(Sentence(t))).engine for t in ["a", "b", "c", "d"]]
+    assert engines == ["espeak", "espeak", "espeak", "edge"]
+    assert primary.calls == ["a", "b", "c", "d"] and not tts.breaker_open
+
+
+async def test_an_outage_after_a_refusal_still_opens_the_breaker(caplog):
+    primary = FakeTTS(name="edge", fail_times=1, error=TTSRefused)
+    tts = FallbackTTS(primary, FakeTTS(name="espeak"), retry_after_s=30.0, clock=FakeClock())
+    await tts.synthesize(Sentence("refused"))
+    assert not tts.breaker_open
+    primary.fail_times, primary.error = 2, ConnectionError
+    assert (await tts.synthesize(Sentence("outage"))).engine == "espeak"
+    assert tts.breaker_open
+    assert (await tts.synthesize(Sentence("skipped"))).engine == "espeak"
+    assert primary.calls == ["refused", "outage"]
+    warnings = breaker_warnings(caplog)
+    assert len(warnings) == 1 and "ConnectionError" in warnings[0]
+
+
+async def test_a_refused_trial_leaves_the_next_call_a_trial(caplog):
+    caplog.set_level(logging.INFO, logger="actors.engines.tts.fallback")
+    clock = FakeClock()
+    primary = FakeTTS(name="edge", fail_times=1, refuse_languages={"zh"})
+    tts = FallbackTTS(primary, FakeTTS(name="espeak"), retry_after_s=10.0, clock=clock)
+    await tts.synthesize(Sentence("outage"))
+    clock.now += 10.0
+    assert (await tts.synthesize(Sentence("你好。"))).engine == "espeak"  # a trial, refused
+    assert not tts.breaker_open
+    assert not any("breaker closed" in m for m in breaker_infos(caplog))
+    assert (await tts.synthesize(Sentence("Hello."))).engine == "edge"  # the next trial
+    assert any("breaker closed" in m for m in breaker_infos(caplog))
+    assert primary.calls == ["outage", "你好。", "Hello."]
+    assert len(breaker_warnings(caplog)) == 1
+
+
+# --- EdgeTTS: a voice per language; refusals ------------------------------------------------
+
+
+class LanguageAwareCommunicate:
+    """Stands in for the service: MP3 for a voice that can read the text, else what the
+    service does for an English voice given Chinese text (no audio)."""
+
+    mp3 = b""
+    received: list[tuple[str, str]] = []
+
+    def __init__(self, text, voice, *, proxy=None, connect_timeout=10):
+        self.text, self.voice = text, voice
+        self.received.append((text, voice))
+
+    async def stream(self):
+        if self.voice.startswith("en-") and any(map(is_han, self.text)):
+            raise edge_tts.exceptions.NoAudioReceived(
+                "No audio was received. Please verify that your parameters are correct."
+            )
+        yield {"type": "audio", "data": self.mp3}
+
+
+@pytest.fixture
+def fake_service(monkeypatch) -> type[LanguageAwareCommunicate]:
+    monkeypatch.setattr(LanguageAwareCommunicate, "mp3", mp3_sine(330.0, 0.5))
+    monkeypatch.setattr(LanguageAwareCommunicate, "received", [])
+    monkeypatch.setattr(edge_tts, "Communicate", LanguageAwareCommunicate)
+    return LanguageAwareCommunicate
+
+
+async def test_edge_tts_speaks_each_sentence_with_the_voice_for_its_language(fake_service):
+    edge = EdgeTTS()
+    assert edge.voices == {"en": "en-US-AriaNeural", "zh": "zh-CN-XiaoxiaoNeural"}
+    fake_service.received.clear()  # the constructor's checks of each voice
+    for sentence in [Sentence("Ray Serve 是一个库。", 0), Sentence("It scales.", 1)]:
+        audio = await edge.synthesize(sentence)
+        assert audio.engine == "edge" and audio.duration_s == pytest.approx(0.5, abs=0.1)
+    await edge.synthesize(Sentence("Bonjour.", 2, language="fr"))  # no French voice: `voice`
+    await edge.synthesize(Sentence("Hello.", 3, language="zh"))  # named: wins over the text
+    assert [voice for _, voice in fake_service.received] == [
+        "zh-CN-XiaoxiaoNeural",
+        "en-US-AriaNeural",
+        "en-US-AriaNeural",
+        "zh-CN-XiaoxiaoNeural",
+    ]
+
+
+async def test_edge_tts_no_audio_for_the_text_is_a_refusal(fake_service):
+    with pytest.raises(TTSRefused, match="no audio for voice 'en-US-AriaNeural'"):
+        await EdgeTTS().synthesize(Sentence("你好。", language="en"))
+
+
+async def test_edge_tts_malformed_voice_at_synthesis_is_a_refusal():
+    edge = EdgeTTS()
+    edge.voices["zh"] = "not a voice"  # the settings and the constructor check; a later change
+    with pytest.raises(TTSRefused, match="not a voice"):
+        await edge.synthesize(Sentence("你好。"))
+    with pytest.raises(ValueError, match="voice"):
+        EdgeTTS(voices={"zh": "not a voice"})
+
+
+async def test_edge_without_a_chinese_voice_falls_back_per_sentence_only(fake_service, caplog):
+    # The issue's case: English voice only, a Chinese sentence, then English ones.
+    caplog.set_level(logging.INFO, logger="actors.engines.tts.fallback")
+    tts = FallbackTTS(EdgeTTS(voices={}), EspeakTTS(), timeout_s=60.0, retry_after_s=30.0)
+    reply = [Sentence("请介绍一下你自己。", 0), Sentence("It scales.", 1), Sentence("Yes.", 2)]
+    audio = [await tts.synthesize(s) for s in reply]
+    assert [a.engine for a in audio] == ["espeak", "edge", "edge"]
+    assert audio[0].duration_s > 1.0  # espeak-ng's cmn voice read it
+    assert not tts.breaker_open and breaker_warnings(caplog) == []
+    (info,) = breaker_infos(caplog)
+    assert "edge refused sentence 0" in info and "en-US-AriaNeural" in info
+
+
+def test_voice_tables_in_the_settings():
+    assert EdgeTTSSettings().voice_table == {
+        "en": "en-US-AriaNeural",
+        "zh": "zh-CN-XiaoxiaoNeural",
+    }
+    assert EspeakTTSSettings().voice_table == {"en": "en-us", "zh": "cmn"}
+    assert EspeakTTSSettings(voice="en", voices={"zh": "yue"}).voice_table == {
+        "en": "en",
+        "zh": "yue",
+    }
+    with pytest.raises(ValueError, match="unknown language 'de'"):
+        EdgeTTSSettings(voices={"de": "de-DE-KatjaNeural"})
+    with pytest.raises(ValueError, match="spoken by `voice`"):
+        EspeakTTSSettings(voices={"en": "en-us"})
+    with pytest.raises(ValueError, match="empty"):
+        EspeakTTSSettings(voices={"zh": " "})
+    with pytest.raises(ValueError, match="voice"):
+        EdgeTTSSettings(voice="")
+
+
+def test_hot_settings_keep_the_voice_table():
+    # The TTS deployment's user_config is merged over the settings: naming one voice
+    # leaves the others as they were.
+    settings = Settings.load({}, env={}).with_overrides(
+        {"tts": {"primary": {"voice": "en-GB-RyanNeural"}, "fallback": {"voices": {"zh": "yue"}}}}
+    )
+    assert settings.tts.primary.voice_table == {
+        "en": "en-GB-RyanNeural",
+        "zh": "zh-CN-XiaoxiaoNeural",
+    }
+    assert settings.tts.fallback.voice_table == {"en": "en-us", "zh": "yue"}
 
 
 # --- EdgeTTS's MP3 path -------------------------------------------------------------------

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from actors.core.messages import Transcript, Utterance
 from actors.engines.asr.base import ASR, asr_engines
+from actors.engines.asr.phantoms import spoken_text
 from config.asr_settings import WhisperASRSettings
 
 __all__ = ["SAMPLE_RATE", "ASRUnavailable", "DownloadProgress", "WhisperASR"]
@@ -160,6 +161,7 @@ class WhisperASR(ASR):
         audio = pcm.astype(np.float32) / 32768.0
         if sample_rate != SAMPLE_RATE:
             audio = soxr.resample(audio, sample_rate, SAMPLE_RATE).astype(np.float32)
+        s = self.settings
         segments, info = self._model.transcribe(
             audio,
             language=self.language,
@@ -167,6 +169,9 @@ class WhisperASR(ASR):
             vad_filter=False,  # the session's VAD already cut the utterance
             condition_on_previous_text=False,
             without_timestamps=True,
+            initial_prompt=s.initial_prompts.get(self.language or ""),
         )
-        text = "".join(segment.text for segment in segments).strip()  # decodes lazily
+        text = spoken_text(  # decodes lazily
+            segments, phantom_lines=s.phantom_lines, max_no_speech_prob=s.max_no_speech_prob
+        )
         return Transcript(text=text, language=info.language, asr_s=time.perf_counter() - started)

@@ -5,10 +5,19 @@
     FallbackTTS  "fallback"  one engine behind another, with a circuit breaker
 
 ``tts_engines.create(settings.tts)`` builds the engine the settings name; importing this
-package registers the three above.
+package registers the three above. Each speaks a sentence with its voice for the sentence's
+language (``actors.core.language``); ``TTSRefused`` is a sentence an engine will not speak.
 """
 
-from actors.engines.tts.base import SILENCE_S, TTS, silence, speakable_text, tts_engines
+from actors.engines.tts.base import (
+    SILENCE_S,
+    TTS,
+    TTSRefused,
+    choose_voice,
+    silence,
+    speakable_text,
+    tts_engines,
+)
 from actors.engines.tts.edge import EdgeTTS, decode_mp3
 from actors.engines.tts.espeak import EspeakTTS
 from actors.engines.tts.fallback import FallbackTTS
@@ -19,6 +28,8 @@ __all__ = [
     "EdgeTTS",
     "EspeakTTS",
     "FallbackTTS",
+    "TTSRefused",
+    "choose_voice",
     "decode_mp3",
     "silence",
     "speakable_text",

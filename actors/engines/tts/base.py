@@ -2,22 +2,44 @@
 
 ``speakable_text`` is what every engine actually speaks (user input was validated earlier
 by ``actors.core.textclean.clean_text``); text with nothing to speak gives ``silence``.
+``choose_voice`` picks an engine's voice for a sentence's language. An engine that will not
+speak a sentence (a voice that cannot read its text) raises ``TTSRefused``; other failures
+(network, timeouts, server errors) raise what they are.
 """
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 
 import numpy as np
 
+from actors.core.language import sentence_language
 from actors.core.messages import Sentence, TTSAudio
 from actors.engines.engine_registry import Engine, EngineRegistry
 from config.tts_settings import TTSEngineSettings
 
-__all__ = ["SILENCE_S", "TTS", "silence", "speakable_text", "tts_engines"]
+__all__ = [
+    "SILENCE_S",
+    "TTS",
+    "TTSRefused",
+    "choose_voice",
+    "silence",
+    "speakable_text",
+    "tts_engines",
+]
+
+log = logging.getLogger(__name__)
 
 SILENCE_S = 0.1  # what an engine returns for text with nothing to speak
+
+
+class TTSRefused(Exception):
+    """The engine will not speak this sentence (its voice cannot read the text, a malformed
+    voice), though it works: another engine may speak the sentence, and the next sentence
+    may go to this engine again. Not an outage: ``FallbackTTS``'s breaker stays as it is."""
 
 
 class TTS(Engine, ABC):
@@ -30,7 +52,10 @@ class TTS(Engine, ABC):
 
     @abstractmethod
     async def synthesize(self, sentence: Sentence) -> TTSAudio:
-        """Speech for ``sentence.text``; the result carries ``sentence`` and this ``name``."""
+        """Speech for ``sentence.text``; the result carries ``sentence`` and this ``name``.
+
+        Raises ``TTSRefused`` for a sentence the engine will not speak, anything else for
+        a failure of the engine or its service."""
 
     async def aclose(self) -> None:  # noqa: B027 - engines with connections override it
         """Release what the engine holds (connections, threads); it is not used afterwards."""
@@ -51,6 +76,17 @@ def speakable_text(text: str) -> str:
         elif category not in ("Cf", "Cs"):
             kept.append(ch)
     return " ".join("".join(kept).split())
+
+
+def choose_voice(voices: Mapping[str, str], default: str, sentence: Sentence, engine: str) -> str:
+    """The voice in ``voices`` (language code -> voice) for ``sentence``'s language, or
+    ``default`` for a language ``voices`` lacks (logged at debug level)."""
+    language = sentence_language(sentence)
+    voice = voices.get(language)
+    if voice is None:
+        log.debug("%s has no voice for language %r; %s speaks it", engine, language, default)
+        return default
+    return voice
 
 
 def silence(sample_rate: int, seconds: float = SILENCE_S) -> np.ndarray:

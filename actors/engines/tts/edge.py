@@ -8,9 +8,17 @@ import io
 import av
 import edge_tts
 import numpy as np
+from edge_tts.exceptions import NoAudioReceived
 
 from actors.core.messages import Sentence, TTSAudio
-from actors.engines.tts.base import TTS, silence, speakable_text, tts_engines
+from actors.engines.tts.base import (
+    TTS,
+    TTSRefused,
+    choose_voice,
+    silence,
+    speakable_text,
+    tts_engines,
+)
 from config.tts_settings import EdgeTTSSettings
 
 __all__ = ["EdgeTTS", "decode_mp3"]
@@ -35,10 +43,13 @@ def decode_mp3(data: bytes, sample_rate: int) -> np.ndarray:
 class EdgeTTS(TTS):
     """``Sentence -> TTSAudio``: Microsoft Edge's online neural voices through ``edge-tts``.
 
-    The service streams MP3 (24 kHz mono); it is decoded and resampled to ``sample_rate``
-    in a thread. Needs the network: failures raise (aiohttp / edge_tts errors) for
-    ``FallbackTTS`` to handle. Options are ``EdgeTTSSettings`` fields (or that object).
-    Text with nothing to speak gives a short silence without calling the service.
+    Each sentence is spoken by the voice for its language (``voices``; ``voice`` for English
+    and any other). The service streams MP3 (24 kHz mono); it is decoded and resampled to
+    ``sample_rate`` in a thread. Needs the network: failures raise (aiohttp / edge_tts
+    errors) for ``FallbackTTS`` to handle; a sentence the service sends no audio for (a
+    voice given text in another language) or a malformed voice raises ``TTSRefused``.
+    Options are ``EdgeTTSSettings`` fields (or that object). Text with nothing to speak
+    gives a short silence without calling the service.
     """
 
     name = "edge"
@@ -46,14 +57,16 @@ class EdgeTTS(TTS):
 
     def __init__(self, settings: EdgeTTSSettings | None = None, /, **options) -> None:
         s = self.settings_from(settings, options)
-        try:  # edge-tts checks the voice's form when a Communicate is built (no network)
-            edge_tts.Communicate("probe", s.voice, proxy=s.proxy)
-        except (TypeError, ValueError) as err:
-            raise ValueError(
-                f"bad edge-tts voice or proxy ({s.voice!r}, {s.proxy!r}): {err}"
-            ) from err
+        for voice in s.voice_table.values():
+            try:  # edge-tts checks the voice's form when a Communicate is built (no network)
+                edge_tts.Communicate("probe", voice, proxy=s.proxy)
+            except (TypeError, ValueError) as err:
+                raise ValueError(
+                    f"bad edge-tts voice or proxy ({voice!r}, {s.proxy!r}): {err}"
+                ) from err
         self.settings = s
         self.voice = s.voice
+        self.voices = s.voice_table
         self.sample_rate = s.sample_rate
         self.proxy = s.proxy
         self.connect_timeout_s = s.connect_timeout_s
@@ -62,12 +75,25 @@ class EdgeTTS(TTS):
         spoken = speakable_text(sentence.text)
         if not spoken:
             return TTSAudio(silence(self.sample_rate), self.sample_rate, self.name, sentence)
-        communicate = edge_tts.Communicate(
-            spoken, self.voice, proxy=self.proxy, connect_timeout=self.connect_timeout_s
-        )
+        voice = self.voice_for(sentence)
+        try:
+            communicate = edge_tts.Communicate(
+                spoken, voice, proxy=self.proxy, connect_timeout=self.connect_timeout_s
+            )
+        except ValueError as err:  # a malformed voice: checked at construction, so set since
+            raise TTSRefused(f"edge-tts will not use voice {voice!r}: {err}") from err
         mp3 = bytearray()
-        async for chunk in communicate.stream():
-            if chunk["type"] == "audio":  # the rest is word/sentence boundary metadata
-                mp3 += chunk["data"]
+        try:
+            async for chunk in communicate.stream():
+                if chunk["type"] == "audio":  # the rest is word/sentence boundary metadata
+                    mp3 += chunk["data"]
+        except NoAudioReceived as err:
+            raise TTSRefused(
+                f"edge-tts sent no audio for voice {voice!r} (text it cannot speak?): {err}"
+            ) from err
         pcm = await asyncio.to_thread(decode_mp3, bytes(mp3), self.sample_rate)
         return TTSAudio(pcm, self.sample_rate, self.name, sentence)
+
+    def voice_for(self, sentence: Sentence) -> str:
+        """The voice that speaks ``sentence``: the one for its language, else ``voice``."""
+        return choose_voice(self.voices, self.voice, sentence, self.name)

@@ -3,7 +3,7 @@
 The espeak-ng C library keeps global state (one voice, one rate, one callback) and is not
 thread-safe, so every call into it happens under ``_LOCK`` and it is initialised once per
 process. Voice and rate are set per synthesis (cheaply: only when they change), so engines
-with different options can share the process.
+with different options, and sentences in different languages, can share the process.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import soxr
 
 from actors.core.messages import Sentence, TTSAudio
-from actors.engines.tts.base import TTS, silence, speakable_text, tts_engines
+from actors.engines.tts.base import TTS, choose_voice, silence, speakable_text, tts_engines
 from config.tts_settings import EspeakTTSSettings
 
 # Constants from espeak-ng's speak_lib.h.
@@ -118,10 +118,11 @@ def _synthesize_native(text: str, voice: str, rate_wpm: int) -> tuple[np.ndarray
 class EspeakTTS(TTS):
     """``Sentence -> TTSAudio``: offline espeak-ng speech, PCM16 mono at ``sample_rate``.
 
-    Text is cleaned of control and format characters first. Text with nothing left to
-    speak (empty, whitespace, only control characters), or that espeak-ng renders as no
-    sound, gives a short silence rather than an error, so one odd sentence never breaks
-    a turn. An unknown voice is a ValueError at construction.
+    Each sentence is spoken by the voice for its language (``voices``: ``cmn`` for Chinese;
+    ``voice`` for English and any other). Text is cleaned of control and format characters
+    first. Text with nothing left to speak (empty, whitespace, only control characters), or
+    that espeak-ng renders as no sound, gives a short silence rather than an error, so one
+    odd sentence never breaks a turn. An unknown voice is a ValueError at construction.
     """
 
     name = "espeak"
@@ -130,8 +131,10 @@ class EspeakTTS(TTS):
     def __init__(self, settings: EspeakTTSSettings | None = None, /, **options) -> None:
         self.settings = s = self.settings_from(settings, options)
         with _LOCK:
-            _select(_load(), s.voice, s.rate_wpm)  # fail now, not mid-conversation
+            for voice in s.voice_table.values():  # fail now, not mid-conversation
+                _select(_load(), voice, s.rate_wpm)
         self.voice, self.rate_wpm, self.sample_rate = s.voice, s.rate_wpm, s.sample_rate
+        self.voices = s.voice_table
 
     async def synthesize(self, sentence: Sentence) -> TTSAudio:
         return await asyncio.to_thread(self.synthesize_blocking, sentence)
@@ -143,9 +146,14 @@ class EspeakTTS(TTS):
         spoken = speakable_text(sentence.text)
         pcm = np.zeros(0, np.int16)
         if spoken:
-            native, native_rate = _synthesize_native(spoken, self.voice, self.rate_wpm)
+            voice = self.voice_for(sentence)
+            native, native_rate = _synthesize_native(spoken, voice, self.rate_wpm)
             pcm = soxr.resample(native, native_rate, self.sample_rate)
         if not np.any(pcm):
             pcm = silence(self.sample_rate)
         pcm = pcm.astype(np.int16, copy=False)
         return TTSAudio(pcm, self.sample_rate, self.name, sentence)
+
+    def voice_for(self, sentence: Sentence) -> str:
+        """The voice that speaks ``sentence``: the one for its language, else ``voice``."""
+        return choose_voice(self.voices, self.voice, sentence, self.name)

@@ -2,7 +2,8 @@
 
 ``FallbackTTS`` is a TTS engine made of two: it puts a second engine (offline espeak-ng)
 behind a first one (online edge-tts) with a timeout, and stops trying the first for a while
-after it fails. Its settings name both engines, which the registry builds.
+after it fails. A sentence the first refuses (``TTSRefused``) goes to the second alone. Its
+settings name both engines, which the registry builds.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from actors.core.messages import Sentence, TTSAudio
-from actors.engines.tts.base import TTS, tts_engines
+from actors.engines.tts.base import TTS, TTSRefused, tts_engines
 from config.tts_settings import FallbackTTSSettings
 
 log = logging.getLogger(__name__)
@@ -23,11 +24,14 @@ log = logging.getLogger(__name__)
 class FallbackTTS(TTS):
     """``Sentence -> TTSAudio``: ``primary`` within ``timeout_s``, else ``fallback``.
 
-    A primary failure or timeout opens a circuit breaker: that sentence and every one for
-    the next ``retry_after_s`` go straight to the fallback, so a dead network costs at most
-    one timeout per interval. Then one trial call goes to the primary (concurrent calls
-    meanwhile use the fallback); success closes the breaker, failure opens it again. Each
-    opening logs one warning with the reason. Fallback errors propagate.
+    A primary outage (a failure or a timeout) opens a circuit breaker: that sentence and
+    every one for the next ``retry_after_s`` go straight to the fallback, so a dead network
+    costs at most one timeout per interval. Then one trial call goes to the primary
+    (concurrent calls meanwhile use the fallback); success closes the breaker, failure opens
+    it again. Each opening logs one warning with the reason. A refusal (``TTSRefused``: the
+    primary will not speak this sentence, say its voice cannot read the text) is no outage:
+    the fallback speaks that sentence, one info line says why, and the breaker is left as it
+    was (a refused trial leaves the next call a trial). Fallback errors propagate.
     """
 
     settings_class = FallbackTTSSettings
@@ -76,7 +80,15 @@ class FallbackTTS(TTS):
         self._trial_running = trial
         try:
             audio = await self._primary_within_timeout(sentence)
-        except Exception as err:  # any primary failure means: use the fallback
+        except TTSRefused as err:  # this sentence only: the primary itself is fine
+            log.info(
+                "%s refused sentence %d (%s); %s speaks it, the breaker is unchanged",
+                self.primary.name,
+                sentence.index,
+                str(err) or "no detail",
+                self.fallback.name,
+            )
+        except Exception as err:  # any other primary failure means: use the fallback
             self._open(err)
         else:
             if trial:
