@@ -101,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
                 "llm": {"base_url": srv.base_url, "model": "fake-model"},
                 "tts": {"engine": "espeak"},
                 "avatar": {"kind": "sprite", "size": size},
-                "server": {"max_sessions": max(args.levels)},
+                "server": {
+                    "max_sessions": max(args.levels),
+                    "max_sessions_per_client": max(args.levels),
+                },
             }
             print(f"size {size}: starting the app", flush=True)
             with running_app(app_args, num_cpus=args.num_cpus) as base:
