@@ -53,8 +53,8 @@ def serve_figures(m: dict, precision: str, threads: int, rounds: int) -> dict:
 
     from actors.core.messages import TTSAudio
     from config import Settings
+    from serve_app.deployments.avatar import WAV2LIP_MAX_ONGOING, AvatarDeployment
     from serve_app.deployments.lipsync_pool import LipSyncPool
-    from serve_app.deployments.wav2lip_avatar import Wav2LipAvatarDeployment
     from tests.serve_fixtures import free_port
 
     settings = Settings.load(
@@ -77,7 +77,8 @@ def serve_figures(m: dict, precision: str, threads: int, rounds: int) -> dict:
             size = options["max_batch_size"]
             pool = LipSyncPool.options(user_config={"max_batch_size": size}).bind(lipsync_data)
             name = f"lipsync-bench-{mode}"
-            app = Wav2LipAvatarDeployment.bind(data, pool)
+            avatar_stage = AvatarDeployment.options(max_ongoing_requests=WAV2LIP_MAX_ONGOING)
+            app = avatar_stage.bind(data, pool)
             avatar = serve.run(app, name=name, route_prefix=f"/{name}")
             lipsync = serve.get_deployment_handle("LipSync", app_name=name)
             asyncio.run(_serve_run(avatar, lipsync, audio, 1))  # warm up

@@ -1,6 +1,7 @@
 """Typed configuration for avatar-chat."""
 
 from config.asr_settings import ASREngineSettings, ASRSettings, WhisperASRSettings
+from config.choices_settings import ChoicesSettings, tts_voices
 from config.conversation_settings import TextSettings, VADSettings
 from config.llm_settings import (
     EchoLLMSettings,
@@ -26,6 +27,7 @@ __all__ = [
     "TTSEngineSettings",
     "ASREngineSettings",
     "ASRSettings",
+    "ChoicesSettings",
     "EchoLLMSettings",
     "LLMEngineSettings",
     "OpenAIChatSettings",
@@ -40,4 +42,5 @@ __all__ = [
     "TTSSettings",
     "TextSettings",
     "VADSettings",
+    "tts_voices",
 ]

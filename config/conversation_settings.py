@@ -10,16 +10,14 @@ from pydantic import Field
 
 from config.section import Section
 
+_FIRST_CLAUSE = (
+    "The first piece of a reply may end at a comma once it takes this long to say "
+    "(estimated: ~15 characters of English or ~4 Han characters a second; 0: off)."
+)
+
 
 class TextSettings(Section):
-    first_clause_min_s: float = Field(
-        2.0,
-        ge=0,
-        description=(
-            "The first piece of a reply may end at a comma once it takes this long to say "
-            "(estimated: ~15 characters of English or ~4 Han characters a second; 0: off)."
-        ),
-    )
+    first_clause_min_s: float = Field(2.0, ge=0, description=_FIRST_CLAUSE)
     max_sentence_chars: int = Field(
         220, ge=20, description="Force-split text with no sentence end at a word boundary here."
     )

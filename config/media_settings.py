@@ -21,6 +21,14 @@ class AvatarSettings(Section):
     mouth_smoothing: float = Field(
         0.5, ge=0.0, lt=1.0, description="Exponential smoothing of the mouth opening per frame."
     )
+    max_loaded_mib: int = Field(
+        512,
+        ge=1,
+        description=(
+            "Memory budget of the avatars one Avatar replica keeps loaded (the arrays' bytes): "
+            "the least recently used beyond it are dropped; the newest always stays."
+        ),
+    )
 
     @field_validator("fps")
     @classmethod

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from config.asr_settings import ASRSettings, WhisperASRSettings
+from config.choices_settings import ChoicesSettings
 from config.conversation_settings import TextSettings, VADSettings
 from config.llm_settings import AUTO, LLMSettings, default_llm_settings
 from config.media_settings import AvatarSettings, EncoderSettings, LipSyncSettings
@@ -46,6 +47,7 @@ class Settings(Section):
         default_factory=WhisperASRSettings, description="Speech in: one engine's settings."
     )
     server: ServerSettings = Field(default_factory=ServerSettings)
+    choices: ChoicesSettings = Field(default_factory=ChoicesSettings)
     models_dir: Path = Field(
         Path("~/.cache/avatar-chat/models").expanduser(),
         description="Where model files are found and downloaded to.",

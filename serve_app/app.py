@@ -19,9 +19,9 @@ from ray.serve.exceptions import RayServeException
 from config import Settings
 from config.settings_errors import SettingsError
 from serve_app.deployments.asr import ASRDeployment
+from serve_app.deployments.avatar import avatar_deployment
 from serve_app.deployments.ingress import Ingress
 from serve_app.deployments.tts import TTSDeployment
-from serve_app.deployments.wav2lip_avatar import avatar_deployment
 
 log = logging.getLogger("avatar_chat.app")
 
@@ -63,7 +63,7 @@ def build_app(args: dict | None = None) -> Application:
         settings.avatar.kind,
     )
     tts = TTSDeployment.bind(data)
-    avatar = avatar_deployment(settings)  # Wav2Lip + LipSync, or the sprite (with a note)
+    avatar = avatar_deployment(settings)  # every avatar by name; with LipSync for Wav2Lip packs
     asr = ASRDeployment.bind(data) if settings.vad.enabled else None
     return Ingress.bind(data, tts, avatar, asr)
 

@@ -33,6 +33,7 @@ from serve_app.protocol import (
     ProtocolError,
     RateLimiter,
     check_audio,
+    choices_from_query,
     frame_media,
     parse_client_text,
     to_wire,
@@ -107,8 +108,9 @@ class Connection:
         if session is None:
             return
         self.actor, session_id, resumed = session
+        choices = choices_from_query(self.ws.query_params)  # a new session's; see attach
         while True:
-            attached = await self.actor.attach.remote(resumed)
+            attached = await self.actor.attach.remote(resumed, choices or None)
             if attached is None:  # it ended between admission and attach
                 await self._refuse(
                     ErrorCode.SESSION_EXPIRED, "that session has ended; please reconnect"
@@ -272,6 +274,8 @@ class Connection:
             if self.current_turn:  # drop what is already in flight, before the actor confirms
                 self.cancelled.drop(self.current_turn)
             await self.actor.interrupt.remote(self.conn)
+        elif msg.type == "configure":
+            await self.actor.configure.remote(self.conn, msg.choices or {}, msg.client_id)
         else:
             await self.actor.text.remote(self.conn, msg.text, msg.client_id)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import struct
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from enum import Enum
 from functools import cache
@@ -16,6 +17,7 @@ from actors.core.events import ServerEvent
 from actors.core.messages import MediaChunk
 from actors.core.textclean import InputTextError, clean_text
 from actors.media.encoder import codecs_of
+from actors.pipeline.choices import CHOICE_KEYS
 
 CLOSE_CAPACITY = 1013  # "try again later"
 CLOSE_TOO_BIG = 1009
@@ -36,10 +38,16 @@ class ClientMessage:
     type: str
     text: str = ""
     client_id: str | None = None  # the client's optional "id", echoed in replies to it
+    # configure: the choices it names (keys of CHOICE_KEYS), each a string or None
+    choices: dict[str, str | None] | None = None
 
 
-_TYPES = {"text", "interrupt", "ping"}
+_TYPES = {"text", "interrupt", "ping", "configure"}
 MAX_ID_CHARS = 64
+# The /ws query parameters that name session choices at connect time (docs/protocol.md,
+# Session choices); a configure message names any of CHOICE_KEYS.
+QUERY_CHOICES = {"lang": "language", "avatar": "avatar", "voice": "voice"}
+MAX_QUERY_CHOICE_CHARS = 200
 RAW_TEXT_FACTOR = 4  # raw text may be this many times max_chars: cleaning drops whitespace
 # Every code parse_client_text and check_audio can raise (docs/protocol.md, Error codes).
 PARSE_ERROR_CODES = frozenset(
@@ -87,6 +95,8 @@ def parse_client_text(raw: str, *, max_chars: int, max_bytes: int) -> ClientMess
     if kind not in _TYPES:
         # ascii() escapes surrogates, controls and quotes: always safe to send back.
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {ascii(kind[:40])}")
+    if kind == "configure":
+        return _configure(data)
     if kind != "text":
         return ClientMessage(kind)
     client_id = _client_id(data.get("id"))
@@ -102,6 +112,33 @@ def parse_client_text(raw: str, *, max_chars: int, max_bytes: int) -> ClientMess
     except InputTextError as exc:
         raise ProtocolError(exc.code, str(exc), client_id) from None
     return ClientMessage("text", text, client_id)
+
+
+def _configure(data: dict) -> ClientMessage:
+    """A configure message: each of ``CHOICE_KEYS`` it holds must be a string or null (the
+    session checks what is chosen); other keys are ignored."""
+    client_id = _client_id(data.get("id"))
+    choices: dict[str, str | None] = {}
+    for key in CHOICE_KEYS:
+        if key not in data:
+            continue
+        value = data[key]
+        if value is not None and not (isinstance(value, str) and _encodable(value)):
+            message = f"'{key}' must be a string of valid characters, or null"
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, message, client_id)
+        choices[key] = value
+    return ClientMessage("configure", client_id=client_id, choices=choices)
+
+
+def choices_from_query(params: Mapping[str, str]) -> dict[str, str | None]:
+    """The session choices of a ``/ws`` query (``lang``, ``avatar``, ``voice``), named as in
+    a configure message, for the session to check. Values are cut to
+    ``MAX_QUERY_CHOICE_CHARS``, far beyond any name: what travels on stays small."""
+    return {
+        key: params[param][:MAX_QUERY_CHOICE_CHARS]
+        for param, key in QUERY_CHOICES.items()
+        if param in params
+    }
 
 
 def _client_id(value: object) -> str | None:

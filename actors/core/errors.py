@@ -78,6 +78,28 @@ class ErrorCode(_Documented):
         "a sentence could not be animated; or the avatar stopped mid-reply, which cuts the "
         "reply: its `turn_end` follows",
     )
+    UNKNOWN_LANGUAGE = (
+        "unknown_language",
+        "a `language` choice that is not `auto` or one of `session.languages`; nothing changed",
+    )
+    UNKNOWN_AVATAR = (
+        "unknown_avatar",
+        "an `avatar` choice not among `session.avatars`; nothing changed",
+    )
+    UNKNOWN_VOICE = (
+        "unknown_voice",
+        "a `voice` choice not among `session.voices` for the session's language (any "
+        "language's on `auto`); nothing changed",
+    )
+    PERSONA_NOT_ALLOWED = (
+        "persona_not_allowed",
+        "a `persona` choice on a server that does not offer one (`session.persona.allowed` "
+        "false); nothing changed",
+    )
+    PERSONA_TOO_LONG = (
+        "persona_too_long",
+        "a `persona` longer than `session.persona.max_chars`; nothing changed",
+    )
     INTERNAL = "internal", "a fault in the server; with a `turn_id`, that turn failed"
 
 

@@ -21,6 +21,7 @@ from actors.core.errors import ErrorCode, InterruptReason
 __all__ = [
     "EVENTS",
     "PROTOCOL_VERSION",
+    "ConfiguredEvent",
     "ErrorEvent",
     "InterruptedEvent",
     "PongEvent",
@@ -47,6 +48,12 @@ def wire(doc: str = "", *, key: str | None = None, optional: bool = False) -> An
     return field(default=None, metadata=meta) if optional else field(metadata=meta)
 
 
+_CHOICES_DOC = (
+    "the session's choices: `language` (`auto`, `en`, `zh`), `avatar` (a name), `voice` (a "
+    "name; null: each language's own), `persona` (null: the server's)"
+)
+
+
 def _choices(enum) -> str:
     return ", ".join(f"`{member}`" for member in enum)
 
@@ -67,6 +74,30 @@ class SessionEvent:
         "much on release"
     )
     llm: dict[str, Any] = wire("`offline`, `model`")
+    choices: dict[str, Any] | None = wire(_CHOICES_DOC, optional=True)
+    avatars: list[dict[str, Any]] | None = wire(
+        "the avatars that may be chosen: `name`, `kind`, `width`, `height`, `thumbnail` (a URL "
+        "path), `default` (true for the server's own)",
+        optional=True,
+    )
+    voices: dict[str, list[str]] | None = wire(
+        'the voices that may be chosen, by language: `{"en": [...], "zh": [...]}`',
+        optional=True,
+    )
+    languages: list[str] | None = wire("`auto`, `en`, `zh`", optional=True)
+    persona: dict[str, Any] | None = wire(
+        "`allowed` (may the client set one), `max_chars`", optional=True
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConfiguredEvent:
+    """a `configure` message was taken; its choices apply from the next reply that starts"""
+
+    TYPE: ClassVar[str] = "configured"
+    choices: dict[str, Any] = wire(_CHOICES_DOC)
+    avatar: dict[str, Any] = wire("the chosen avatar: `kind`, `width`, `height`, `fps`, `note`")
+    client_id: str | None = wire("of the configure message", key="id", optional=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +223,7 @@ class PongEvent:
 # In the order docs/protocol.md lists them.
 EVENTS = (
     SessionEvent,
+    ConfiguredEvent,
     VoiceInputEvent,
     SpeechStartedEvent,
     SpeechEndedEvent,
@@ -206,6 +238,7 @@ EVENTS = (
 )
 ServerEvent = (
     SessionEvent
+    | ConfiguredEvent
     | VoiceInputEvent
     | SpeechStartedEvent
     | SpeechEndedEvent

@@ -30,12 +30,17 @@ class SpeechStarted:
 
 @dataclass(frozen=True, slots=True)
 class Utterance:
-    """One complete stretch of speech (with pre-roll), ready for ASR."""
+    """One complete stretch of speech (with pre-roll), ready for ASR.
+
+    ``language`` (a code such as ``"zh"``): the language the session chose, which the ASR
+    listens for; None (or ``"auto"``) leaves it to the engine's configured language.
+    """
 
     pcm: np.ndarray
     sample_rate: int
     start_s: float
     end_s: float
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +64,14 @@ class Sentence:
     """A complete sentence to speak; ``index`` counts from 0 within a turn.
 
     ``language`` (a code such as ``"zh"``) picks the voice; None (or ``"auto"``) leaves it
-    to the text's script (``actors.core.language.sentence_language``).
+    to the text's script (``actors.core.language.sentence_language``). ``voice`` (a voice
+    name the session chose) wins over that where the engine has it; None: the language's.
     """
 
     text: str
     index: int = 0
     language: str | None = None
+    voice: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

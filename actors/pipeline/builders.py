@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from actors.media.encoder import FragmentedMP4Encoder
 from actors.pipeline.splitter import SentenceSplitter
 from config import Settings
@@ -22,9 +24,15 @@ def make_encoder(settings: Settings, *, width: int, height: int, fps: int) -> Fr
     )
 
 
-def make_splitter(settings: Settings) -> SentenceSplitter:
-    """A sentence splitter for one turn's LLM text."""
+def make_splitter(
+    settings: Settings, *, language: str | None = None, voices: Mapping[str, str] | None = None
+) -> SentenceSplitter:
+    """A sentence splitter for one turn's LLM text; ``language`` and ``voices`` (language ->
+    voice) are the session's choices, which its sentences carry to the TTS."""
     t = settings.text
     return SentenceSplitter(
-        first_clause_min_s=t.first_clause_min_s, max_sentence_chars=t.max_sentence_chars
+        first_clause_min_s=t.first_clause_min_s,
+        max_sentence_chars=t.max_sentence_chars,
+        language=language,
+        voices=voices,
     )

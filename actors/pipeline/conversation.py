@@ -24,6 +24,7 @@ from actors.core.events import (
     TurnStartEvent,
 )
 from actors.core.messages import MediaChunk, TextDelta, Transcript
+from actors.pipeline.choices import SessionChoices, system_prompt
 from actors.pipeline.history import ChatHistory, record_reply
 from actors.pipeline.outbox import OUTBOX_TYPES, DroppedTurns, OutboxItem
 from actors.pipeline.turn import TurnPipeline
@@ -54,9 +55,15 @@ class Conversation:
         max_queued: int = 1,
         on_turn_end: Callable[[dict[str, float]], None] | None = None,
         on_turn_finished: Callable[[], None] | None = None,
+        choices: SessionChoices | None = None,
+        base_persona: str | None = None,
     ) -> None:
         """``on_turn_end(timings)`` follows a completed turn; ``on_turn_finished()`` follows
-        every turn however it ended (done, failed, interrupted), once its history is final."""
+        every turn however it ended (done, failed, interrupted), once its history is final.
+
+        ``choices`` (the session's; changed between turns by setting the attribute) are read
+        when a turn starts: its persona and language make the system prompt, with
+        ``base_persona`` (the server's) where the session has no persona of its own."""
         if max_queued < 0:
             raise ValueError(f"max_queued must be >= 0, got {max_queued}")
         self.session_id = session_id
@@ -67,6 +74,8 @@ class Conversation:
         self._max_queued = max_queued
         self._on_turn_end = on_turn_end
         self._on_turn_finished = on_turn_finished
+        self.choices = choices if choices is not None else SessionChoices()
+        self._base_persona = base_persona
         self._waiting: deque[tuple[str, str, str | None]] = deque()
         self._turn_task: asyncio.Task | None = None
         self._turn_id: str | None = None
@@ -176,7 +185,10 @@ class Conversation:
         self.put(TurnStartEvent(turn_id, text, client_id=client_id or None))
         log.info("session=%s turn=%s started (%d chars)", self.session_id, turn_id, len(text))
         # The engine only reads the history; the exchange is recorded here, as it streams.
-        source = record_reply(text, self.history, self._llm.stream(self.history, Transcript(text)))
+        persona = system_prompt(self.choices, self._base_persona)
+        options = {} if persona is None else {"persona": persona}
+        reply = self._llm.stream(self.history, Transcript(text), **options)
+        source = record_reply(text, self.history, reply)
         first_media: float | None = None
         try:
             async for ev in self._pipeline.run(source, turn_id=turn_id):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 
+from actors.core.language import detect_language
 from actors.core.messages import Sentence, TextDelta
 
 CJK_ENDERS = "。！？；…"
@@ -68,9 +70,19 @@ class SentenceSplitter:
     0: never), so speech starts sooner, as soon in Chinese as in English. Text longer than
     ``max_sentence_chars`` with no end is cut at the last space before the limit; CJK text at
     the last comma in the second half of the window, else at the limit.
+
+    ``language`` and ``voices`` (a session's choices) label the sentences: each names
+    ``language`` (None: left to its text), and ``voices[its language]`` as its voice, if any.
     """
 
-    def __init__(self, *, first_clause_min_s: float = 2.0, max_sentence_chars: int = 220):
+    def __init__(
+        self,
+        *,
+        first_clause_min_s: float = 2.0,
+        max_sentence_chars: int = 220,
+        language: str | None = None,
+        voices: Mapping[str, str] | None = None,
+    ):
         if isinstance(first_clause_min_s, bool) or not isinstance(first_clause_min_s, int | float):
             raise ValueError(f"first_clause_min_s must be a number, got {first_clause_min_s!r}")
         if first_clause_min_s < 0:
@@ -81,6 +93,8 @@ class SentenceSplitter:
             raise ValueError(f"max_sentence_chars must be >= 20, got {max_sentence_chars!r}")
         self._clause_min_s = float(first_clause_min_s)
         self._max = max_sentence_chars
+        self._language = language
+        self._voices = dict(voices or {})
         self.reset()
 
     def reset(self) -> None:
@@ -107,9 +121,15 @@ class SentenceSplitter:
             self._buf = self._buf[cut:]
             self._line_start = False
             if text:
-                out.append(Sentence(text, self._index))
+                out.append(self._sentence(text))
                 self._index += 1
         return out
+
+    def _sentence(self, text: str) -> Sentence:
+        if not self._language and not self._voices:
+            return Sentence(text, self._index)
+        voice = self._voices.get(self._language or detect_language(text))
+        return Sentence(text, self._index, language=self._language, voice=voice)
 
     def _long_enough(self, clause: str) -> bool:
         # A hair of slack: thresholds written as a character count (n / 15) meet exactly.

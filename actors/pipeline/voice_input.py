@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -27,7 +28,8 @@ class VoiceInput:
     Speech sustained for ``barge_in_ms`` while the avatar talks interrupts the reply
     through the same path as the client's interrupt message. Each utterance is
     transcribed (in order) and its text starts a turn. Bad framing is refused by the
-    ingress; this class takes whole PCM16 samples.
+    ingress; this class takes whole PCM16 samples. ``language`` (the session's choice; None:
+    auto) goes with each utterance to the ASR, as it is when the utterance ends.
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class VoiceInput:
         self._barged = False
         self._asr_chain: asyncio.Task | None = None
         self.unavailable_reason: str | None = None
+        self.language: str | None = None
 
     async def feed(self, pcm: np.ndarray) -> None:
         async with self._lock:
@@ -64,6 +67,8 @@ class VoiceInput:
                     self._barged = False
                     # Before the ASR runs: a client can stop its microphone or show progress.
                     self.conv.put(SpeechEndedEvent(round(event.start_s, 3), round(event.end_s, 3)))
+                    if self.language is not None:
+                        event = replace(event, language=self.language)
                     self._queue_transcription(event)
 
     def _queue_transcription(self, utterance: Utterance) -> None:

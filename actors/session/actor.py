@@ -18,17 +18,26 @@ import numpy as np
 import ray
 
 from actors.core.errors import ErrorCode, InterruptReason
-from actors.core.events import PROTOCOL_VERSION, SessionEvent, VoiceInputEvent
+from actors.core.events import (
+    PROTOCOL_VERSION,
+    ConfiguredEvent,
+    SessionEvent,
+    VoiceInputEvent,
+)
 from actors.engines.avatar.base import AvatarInfo
 from actors.engines.llm import llm_engines
+from actors.pipeline.choices import ChoiceError, ChoiceOptions, SessionChoices, choose
 from actors.pipeline.conversation import Conversation
 from actors.pipeline.history import ChatHistory
 from actors.pipeline.outbox import OutboxItem, StreamBreak, StreamEnd, next_batch
 from actors.session.remote_stages import DeploymentStages
-from config import Settings
+from config import Settings, tts_voices
 
 log = logging.getLogger("avatar_chat.session")
 RESTORE_WAIT_S = 120.0  # a restarted actor that no connection restores in this time exits
+OFFER_TIMEOUT_S = 5.0  # asking the Avatar and TTS deployments what may be chosen
+# What a catalog entry carries to the client (the Avatar deployment's ``catalog()``).
+AVATAR_ENTRY_KEYS = ("name", "kind", "width", "height", "thumbnail", "default")
 
 
 @ray.remote
@@ -105,18 +114,26 @@ class SessionActor:
         self.settings = Settings.load(settings)  # the API key comes from the environment
         self.info = info
         self._directory, self._store = directory, store
+        self._handles = handles
         history = ChatHistory(max_messages=self.settings.llm.max_history_messages)
+        choices = SessionChoices()
         if restore and store is not None:
             saved = await store.get.remote(session_id)
             if saved:
                 history = ChatHistory.from_dict(saved["history"])
+                choices = SessionChoices.from_dict(saved.get("choices"))
             log.info("session=%s restored (%d messages)", session_id, len(history))
+        self._options: ChoiceOptions | None = None
+        self._avatar_entries: list[dict] = []
+        self._chosen_info: AvatarInfo | None = info if choices.avatar is None else None
+        self._configuring = asyncio.Lock()  # one choice at a time: each reads the last
         stages = DeploymentStages(
             tts=handles["tts"],
             avatar=handles["avatar"],
             settings=self.settings,
             avatar_info=info,
             session_id=session_id,
+            choices=lambda: self.conv.choices,
         )
         from actors.session.metrics import record_turn
 
@@ -128,6 +145,8 @@ class SessionActor:
             max_queued=self.settings.server.max_queued_turns,
             on_turn_end=record_turn,
             on_turn_finished=self._save,
+            choices=choices,
+            base_persona=getattr(self.settings.llm, "persona", None),
         )
         self.asr = handles.get("asr")
         self.voice = None
@@ -140,6 +159,7 @@ class SessionActor:
                 settings=self.settings.vad,
                 max_chars=self.settings.text.max_input_chars,
             )
+            self.voice.language = choices.language
         self._voice_watch: asyncio.Task | None = None
         self._attached = False
         self._detached_at = time.monotonic()
@@ -148,14 +168,25 @@ class SessionActor:
             self._reaper = self._spawn(self._reap())  # not resumed: ends after the grace
 
     def _save(self) -> None:
-        """After every turn: the history, to the store that outlives this process. Not
-        awaited; calls from one actor to another run in order, so the last one wins."""
+        """After every turn and choice: the history and the choices, to the store that
+        outlives this process. Not awaited; calls from one actor to another run in order,
+        so the last one wins."""
         if self._store is not None and not self._ended:
-            self._store.put.remote(self.session_id, {"history": self.conv.history.to_dict()})
+            state = {
+                "history": self.conv.history.to_dict(),
+                "choices": self.conv.choices.to_dict(),
+            }
+            self._store.put.remote(self.session_id, state)
 
-    async def attach(self, resumed: bool) -> tuple[int, SessionEvent] | None:
+    async def attach(
+        self, resumed: bool, choices: dict[str, str | None] | None = None
+    ) -> tuple[int, SessionEvent] | None:
         """A connection takes over the session; returns its connection number (which its
-        later calls carry) and the ``session`` event; None if the session has ended."""
+        later calls carry) and the ``session`` event; None if the session has ended.
+
+        ``choices`` (from the socket's query) apply to a new session before its ``session``
+        event, as a ``configure`` message would (an error follows that event for a refused
+        one); a resumed session keeps its own and ignores them."""
         if self._reaper is None:
             self._reaper = self._spawn(self._reap())
         if self._ended:
@@ -164,17 +195,134 @@ class SessionActor:
         self._attached = True
         self.conv.put(StreamBreak())  # ends the previous connection's stream, if any
         self.conv.last_activity = time.monotonic()
+        conn = self._conn
+        async with self._configuring:
+            options = self._options = await self._offer()
+            if choices and not resumed:
+                await self._apply(choices, None, announce=False)
+            info = await self._current_info()
         s = self.settings
         event = SessionEvent(
             session_id=self.session_id,
             protocol=PROTOCOL_VERSION,
             resumed=resumed,
             history=self.conv.history.messages if resumed else [],
-            avatar=self.info.to_dict(),
+            avatar=info.to_dict(),
             voice_input=await self._voice_status(),
             llm={"offline": s.llm.stand_in, "model": s.llm.model_name},
+            choices=self.conv.choices.to_wire(default_avatar=options.default_avatar),
+            avatars=[e for e in self._avatar_entries if e["name"] in options.avatars],
+            voices=options.wire_voices(),
+            languages=options.wire_languages(),
+            persona={"allowed": options.allow_persona, "max_chars": options.max_persona_chars},
         )
-        return self._conn, event
+        return conn, event
+
+    async def configure(
+        self, conn: int, request: dict[str, str | None], client_id: str | None = None
+    ) -> bool:
+        """A ``configure`` message: the choices in ``request`` (shapes checked by the
+        ingress), answered with ``configured``, or an ``error`` and no change."""
+        if conn != self._conn or self._ended:
+            return False
+        async with self._configuring:
+            if self._options is None:
+                self._options = await self._offer()
+            await self._apply(request, client_id, announce=True)
+        return True
+
+    async def _apply(self, request: dict, client_id: str | None, *, announce: bool) -> None:
+        """Check ``request`` against the options and make it the session's choices (call
+        with ``_configuring`` held); a refusal is an error event and changes nothing."""
+        current = self.conv.choices
+        try:
+            new = choose(current, request, self._options)
+        except ChoiceError as exc:
+            self.conv.error(exc.code, str(exc), client_id=client_id)
+            return
+        info = self._chosen_info
+        if new.avatar != current.avatar or info is None:
+            try:
+                info = await self._avatar_info(new.avatar)
+            except Exception as exc:
+                log.warning("session=%s avatar %r: %s", self.session_id, new.avatar, exc)
+                self.conv.error(
+                    ErrorCode.UNKNOWN_AVATAR,
+                    "that avatar cannot be shown right now; nothing changed",
+                    client_id=client_id,
+                )
+                return
+        self.conv.choices, self._chosen_info = new, info
+        if self.voice is not None:
+            self.voice.language = new.language
+        self._save()
+        log.info(
+            "session=%s choices: language=%s avatar=%s voice=%s persona=%s",
+            self.session_id,
+            new.language or "auto",
+            new.avatar or "default",
+            new.voice or "default",
+            "own" if new.persona is not None else "server's",
+        )
+        if announce:
+            wire = new.to_wire(default_avatar=self._options.default_avatar)
+            self.conv.put(ConfiguredEvent(wire, info.to_dict(), client_id=client_id or None))
+
+    async def _avatar_info(self, name: str | None) -> AvatarInfo:
+        if name is None:
+            return self.info
+        return await asyncio.wait_for(
+            self._handles["avatar"].info.remote(avatar=name), OFFER_TIMEOUT_S
+        )
+
+    async def _current_info(self) -> AvatarInfo:
+        """The chosen avatar's info (a restored session's is asked for once)."""
+        if self._chosen_info is None:
+            try:
+                self._chosen_info = await self._avatar_info(self.conv.choices.avatar)
+            except Exception as exc:
+                log.warning("session=%s avatar unavailable: %s", self.session_id, exc)
+                return self.info
+        return self._chosen_info
+
+    async def _offer(self) -> ChoiceOptions:
+        """What this session may choose now: the Avatar deployment's catalog and the TTS
+        deployment's voices, narrowed by the ``choices`` settings."""
+        entries, voices = await asyncio.gather(self._catalog(), self._voices())
+        self._avatar_entries = entries
+        default = next((e["name"] for e in entries if e.get("default")), None)
+        return ChoiceOptions.offered(
+            self.settings.choices,
+            avatars=[e["name"] for e in entries],
+            voices=voices,
+            default_avatar=default,
+        )
+
+    async def _catalog(self) -> list[dict]:
+        try:
+            catalog = await asyncio.wait_for(
+                self._handles["avatar"].catalog.remote(), OFFER_TIMEOUT_S
+            )
+            entries = [
+                {k: e.get(k) for k in AVATAR_ENTRY_KEYS}
+                for e in catalog
+                if isinstance(e, dict) and isinstance(e.get("name"), str)
+            ]
+        except Exception as exc:  # an Avatar deployment of one avatar, with no catalog
+            log.debug("session=%s no avatar catalog (%s)", self.session_id, exc)
+            entries = []
+        if not entries:
+            i = self.info  # the one avatar there is: the server's
+            entry = {"name": i.name or i.kind, "kind": i.kind, "width": i.width}
+            entries = [{**entry, "height": i.height, "thumbnail": None, "default": True}]
+        return entries
+
+    async def _voices(self) -> dict[str, list[str]]:
+        try:
+            return await asyncio.wait_for(self._handles["tts"].voices.remote(), OFFER_TIMEOUT_S)
+        except Exception as exc:  # a TTS deployment that does not list them: the settings'
+            log.debug("session=%s no voice list from TTS (%s)", self.session_id, exc)
+            return tts_voices(self.settings.tts)
 
     async def events(self, conn: int):
         """Lists of outgoing items for connection ``conn`` until another connection takes

@@ -6,8 +6,12 @@ them as a Ray object ref, and frame chunks stream back to the session's encoder.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
+from collections.abc import Callable
+from dataclasses import replace
+from typing import NamedTuple
 
 import ray
 
@@ -15,22 +19,59 @@ from actors.core.messages import Sentence, TTSAudio
 from actors.engines.avatar.base import AvatarInfo
 from actors.media.encoder import FragmentedMP4Encoder
 from actors.pipeline.builders import make_encoder, make_splitter
+from actors.pipeline.choices import SessionChoices
+from actors.pipeline.splitter import SentenceSplitter
 from actors.pipeline.turn import TurnPipeline
 from config import Settings
 
 log = logging.getLogger("avatar_chat.session")
+AVATAR_INFO_TIMEOUT_S = 10.0  # a chosen avatar's info, as a turn starts
 
 
 class DeploymentStages:
-    """Turn stages backed by Serve deployment handles; audio travels as object refs."""
+    """Turn stages backed by Serve deployment handles; audio travels as object refs.
+
+    ``choices()`` gives the session's choices; they are read once as each turn starts
+    (``begin_turn``): the language and voice its sentences carry, and the avatar that
+    animates it, whose ``info()`` sizes the turn's encoder. The server's avatar (no choice)
+    is ``avatar_info``; a chosen one is named in the Avatar calls (``avatar=``), which are
+    made without it otherwise.
+    """
 
     def __init__(
-        self, *, tts, avatar, settings: Settings, avatar_info: AvatarInfo, session_id: str = ""
+        self,
+        *,
+        tts,
+        avatar,
+        settings: Settings,
+        avatar_info: AvatarInfo,
+        session_id: str = "",
+        choices: Callable[[], SessionChoices] | None = None,
     ) -> None:
         self._tts, self._avatar, self._settings, self._info = tts, avatar, settings, avatar_info
         self._session_id = session_id
+        self._choices = choices or SessionChoices
+        self._turn = _TurnChoices(SessionChoices(), avatar_info)
         self._audio_refs: dict[int, ray.ObjectRef] = {}
         self._streams: weakref.WeakSet[_FrameStream] = weakref.WeakSet()
+
+    async def begin_turn(self) -> None:
+        """Take the session's choices for the turn that starts now."""
+        choices = self._choices()
+        info = self._info
+        if choices.avatar is not None:
+            try:
+                call = self._avatar.info.remote(avatar=choices.avatar)
+                info = await asyncio.wait_for(call, AVATAR_INFO_TIMEOUT_S)
+            except Exception as exc:  # gone from the catalog since it was chosen, or stuck
+                log.warning(
+                    "session=%s avatar %r unavailable (%s); this turn shows the default",
+                    self._session_id,
+                    choices.avatar,
+                    exc,
+                )
+                choices = replace(choices, avatar=None)
+        self._turn = _TurnChoices(choices, info)
 
     async def speak(self, sentence: Sentence) -> TTSAudio:
         ref = await self._tts.synthesize.remote(sentence)._to_object_ref()
@@ -41,16 +82,23 @@ class DeploymentStages:
         # The replica gets the TTS result by reference: no second upload of the samples.
         ref = self._audio_refs.pop(id(audio.sentence), None)
         # Both Avatar deployments stream frame chunks, encoded as they arrive.
+        # The avatar is named only when one was chosen: the calls stay as they were otherwise.
+        chosen = self._turn.choices.avatar
+        named = {} if chosen is None else {"avatar": chosen}
         stream = self._avatar.options(stream=True).talking.remote(
-            ref or audio, first_frame, len(audio.pcm), self._session_id
+            ref or audio, first_frame, len(audio.pcm), self._session_id, **named
         )
         frames = _FrameStream(stream)
         self._streams.add(frames)
         return frames
 
     def encoder(self) -> FragmentedMP4Encoder:
-        i = self._info
+        i = self._turn.info
         return make_encoder(self._settings, width=i.width, height=i.height, fps=i.fps)
+
+    def splitter(self) -> SentenceSplitter:
+        c = self._turn.choices
+        return make_splitter(self._settings, language=c.language, voices=c.voices())
 
     def close_streams(self) -> None:
         """End of a turn, however it ended: cancel the frame streams not read to the end and
@@ -67,29 +115,40 @@ class DeploymentStages:
 
     def pipeline(self) -> TurnPipeline:
         return _StreamClosingPipeline(
+            on_start=self.begin_turn,
             on_end=self.close_streams,
             speak=self.speak,
             animate=self.animate,
             encoder_factory=self.encoder,
-            splitter_factory=lambda: make_splitter(self._settings),
+            splitter_factory=self.splitter,
             fps=self._info.fps,
             depth=self._settings.server.pipeline_depth,
             max_lead_s=self._settings.server.max_lead_s,
         )
 
 
+class _TurnChoices(NamedTuple):
+    """What one turn was started with: the session's choices and its avatar's info."""
+
+    choices: SessionChoices
+    info: AvatarInfo
+
+
 class _StreamClosingPipeline(TurnPipeline):
-    """A TurnPipeline that cancels its turn's unread frame streams when the turn ends.
+    """A TurnPipeline that takes the session's choices as a turn starts (``on_start``) and
+    cancels its turn's unread frame streams when the turn ends (``on_end``).
 
     A cancelled turn leaves the streams of sentences animated ahead unread; without this
     the Avatar and LipSync replicas would go on making their frames for nobody.
     """
 
-    def __init__(self, *, on_end, **options) -> None:
+    def __init__(self, *, on_start, on_end, **options) -> None:
         super().__init__(**options)
+        self._on_start = on_start
         self._on_end = on_end
 
     async def run(self, deltas, *, turn_id: str = ""):
+        await self._on_start()
         try:
             async for event in super().run(deltas, turn_id=turn_id):
                 yield event

@@ -28,6 +28,7 @@ from serve_app.page import index_response, static_routes
 from serve_app.session_pool import SessionPool
 
 log = logging.getLogger("avatar_chat.ingress")
+_MAX_THUMBNAILS = 256  # avatar thumbnails kept by one Ingress replica
 
 
 @serve.deployment(name="Ingress", ray_actor_options={"num_cpus": 0.1}, max_ongoing_requests=200)
@@ -44,6 +45,7 @@ class Ingress:
         self._avatar_info: AvatarInfo | None = None
         self._idle_clip: bytes | None = None
         self._idle_lock = asyncio.Lock()
+        self._thumbnails: dict[str, bytes] = {}  # avatar name -> JPEG
         self._gate = SocketGate.from_env(allowed_origins=self.settings.server.allowed_origins)
         self._pool = SessionPool(
             self.settings, self._start_session, size=self.settings.server.warm_sessions
@@ -79,6 +81,7 @@ class Ingress:
                 Route("/", self.index),
                 Route("/healthz", self.healthz),
                 Route("/idle.mp4", self.idle_clip),
+                Route("/avatars/{name}/thumbnail.jpg", self.avatar_thumbnail),
                 WebSocketRoute("/ws", self.websocket),
                 *static_routes(test_view=self.settings.server.test_view),
             ],
@@ -126,6 +129,19 @@ class Ingress:
             media_type="video/mp4",
             headers={"Cache-Control": "max-age=3600"},
         )
+
+    async def avatar_thumbnail(self, request) -> Response:
+        """``/avatars/NAME/thumbnail.jpg``: a small JPEG of the avatar at rest; 404 if unknown."""
+        name = request.path_params["name"]
+        image = self._thumbnails.get(name)
+        if image is None:
+            try:
+                image = await self.handles["avatar"].thumbnail.remote(name)
+            except ValueError:  # the Avatar deployment's answer to a name it does not offer
+                return Response("unknown avatar\n", status_code=404, media_type="text/plain")
+            if len(self._thumbnails) < _MAX_THUMBNAILS:
+                self._thumbnails[name] = image
+        return Response(image, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
     async def websocket(self, websocket) -> None:
         if not await self._gate.admit(websocket):  # origin / token, before accept

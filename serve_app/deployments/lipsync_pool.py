@@ -6,7 +6,9 @@ frames (one chunk of one sentence, ``lipsync.chunk_frames``) and Serve's ``batch
 sums them, so ``lipsync.max_batch_size`` means "frames per inference call". A request
 larger than that is split before it is queued (Serve would refuse it). Requests wait at a
 ``FrameGate`` while the model is busy, so each batch is made of what every session sent
-meanwhile. The Avatar stage in front of it is ``serve_app.deployments.wav2lip_avatar``.
+meanwhile. Nothing here depends on the avatar (each frame brings its own face crop), so the
+frames of sessions showing different avatars share batches too. The Avatar stage in front of
+it is ``serve_app.deployments.avatar`` (``avatar_frames.wav2lip_frames``).
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ log = logging.getLogger("avatar_chat.lipsync")
 
 @dataclass(slots=True, eq=False)
 class LipSyncRequest:
-    """``k`` frames of one sentence; ``source`` names the session (for batch statistics)."""
+    """``k`` frames of one sentence; ``source`` and ``avatar`` name the session and the avatar
+    (for batch statistics only)."""
 
     mel: np.ndarray
     crops: np.ndarray
     source: str = ""
+    avatar: str = ""
     started: bool = False  # set when its inference call begins
 
     def __len__(self) -> int:
@@ -59,6 +63,7 @@ class LipSyncPool:
         self._frames_hist: Counter[int] = Counter()
         self._requests_hist: Counter[int] = Counter()
         self._mixed = 0
+        self._mixed_avatars = 0
         self._busy_s = 0.0  # time spent in inference calls (utilisation)
         self._gate = FrameGate(s.lipsync.max_batch_size)
         self._configure(s.lipsync)
@@ -75,13 +80,16 @@ class LipSyncPool:
         tuned = LipSyncSettings.model_validate({**self._base.model_dump(), **(user_config or {})})
         self._configure(tuned)
 
-    async def infer(self, mel: np.ndarray, crops: np.ndarray, source: str = "") -> np.ndarray:
+    async def infer(
+        self, mel: np.ndarray, crops: np.ndarray, source: str = "", avatar: str = ""
+    ) -> np.ndarray:
         """One session's ``k`` frames -> mouths RGB uint8 ``[k, 96, 96, 3]``.
 
         ``mel [k,1,80,16]`` float32 and the frames' face ``crops`` RGB uint8 ``[k,96,96,3]``
         (each its own reference face, as in Wav2Lip's inference). uint8 both ways keeps
         the payload 8x smaller than the model's float tensors. The frames share inference
-        calls with other sessions' frames.
+        calls with other sessions' frames, whatever avatar those show. ``source`` (the
+        session) and ``avatar`` (its name) only label the frames in ``stats``.
         """
         mel = np.asarray(mel, np.float32)
         crops = np.asarray(crops)
@@ -96,7 +104,7 @@ class LipSyncPool:
             return np.zeros((0, 96, 96, 3), np.uint8)
         step = self._max_frames
         parts = [
-            self._submit(LipSyncRequest(mel[i : i + step], crops[i : i + step], source))
+            self._submit(LipSyncRequest(mel[i : i + step], crops[i : i + step], source, avatar))
             for i in range(0, len(mel), step)
         ]
         return np.concatenate(await asyncio.gather(*parts))
@@ -105,7 +113,7 @@ class LipSyncPool:
         await self._gate.admit(len(request))
         if len(request) > self._max_frames:  # max_batch_size shrank while it waited
             self._gate.give_back(len(request))
-            return await self.infer(request.mel, request.crops, request.source)
+            return await self.infer(request.mel, request.crops, request.source, request.avatar)
         try:
             return await self._run_batch(request)
         finally:
@@ -128,16 +136,19 @@ class LipSyncPool:
         self._frames_hist[len(mel)] += 1
         self._requests_hist[len(requests)] += 1
         self._mixed += len({r.source for r in requests}) > 1
+        self._mixed_avatars += len({r.avatar for r in requests}) > 1
         bounds = np.cumsum([len(r) for r in requests])[:-1]
         return np.split(out, bounds)
 
     def stats(self) -> dict:
-        """Batches so far: frames and requests per call, mixed batches, time in inference."""
+        """Batches so far: frames and requests per call, batches mixing sessions (sources) and
+        mixing avatars, time in inference."""
         return {
             "batches": sum(self._frames_hist.values()),
             "frames_per_batch": dict(self._frames_hist),
             "requests_per_batch": dict(self._requests_hist),
             "mixed_batches": self._mixed,
+            "mixed_avatar_batches": self._mixed_avatars,
             "busy_s": self._busy_s,
             "waiting_requests": self._gate.waiting,
             "max_batch_size": self._max_frames,
@@ -149,6 +160,7 @@ class LipSyncPool:
         self._frames_hist.clear()
         self._requests_hist.clear()
         self._mixed = 0
+        self._mixed_avatars = 0
         self._busy_s = 0.0
 
     async def ready(self) -> bool:

@@ -12,7 +12,7 @@ from ray import serve
 
 from actors.core.messages import Sentence, TTSAudio
 from actors.engines.tts import tts_engines
-from config import Settings
+from config import Settings, tts_voices
 
 log = logging.getLogger("avatar_chat.deployments")
 
@@ -24,13 +24,20 @@ class TTSDeployment:
 
     def __init__(self, settings: dict) -> None:
         self._settings = Settings.model_validate(settings)
-        self._tts = tts_engines.create(self._settings.tts)
+        self._tts_settings = self._settings.tts
+        self._tts = tts_engines.create(self._tts_settings)
 
     def reconfigure(self, user_config: dict) -> None:
         """Apply hot ``tts`` settings (e.g. ``primary: {voice: ...}``) to this replica."""
         tuned = self._settings.with_overrides({"tts": user_config or {}})
         self._tts = tts_engines.create(tuned.tts)
+        self._tts_settings = tuned.tts
         log.info("TTS reconfigured: %s", sorted((user_config or {}).keys()))
+
+    def voices(self) -> dict[str, list[str]]:
+        """Language code -> the names of this engine's voices (its voice tables): what a
+        session may choose as its voice (``Sentence.voice``)."""
+        return tts_voices(self._tts_settings)
 
     async def synthesize(self, sentence: Sentence) -> TTSAudio:
         return await self._tts.synthesize(sentence)

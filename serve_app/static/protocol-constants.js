@@ -29,6 +29,11 @@ export const ErrorCode = Object.freeze({
   TEXT_ERROR: 'text_error',
   TTS_ERROR: 'tts_error',
   AVATAR_ERROR: 'avatar_error',
+  UNKNOWN_LANGUAGE: 'unknown_language',
+  UNKNOWN_AVATAR: 'unknown_avatar',
+  UNKNOWN_VOICE: 'unknown_voice',
+  PERSONA_NOT_ALLOWED: 'persona_not_allowed',
+  PERSONA_TOO_LONG: 'persona_too_long',
   INTERNAL: 'internal',
 });
 

@@ -1,31 +1,22 @@
 // The page's test view: a read-only window.avatarChat over the client's turn bookkeeping, for
 // the browser tests. The server puts this script on the page (before app.js, which calls the
 // hook below) only when server.test_view is on; otherwise it is not served at all.
-window.__avatarChatTestView = ({
-  state,
-  statusLog,
-  turns,
-  player,
-  mic,
-  transcripts,
-  interruptions,
-  counts,
-}) => {
+window.__avatarChatTestView = (app) => {
   window.avatarChat = Object.freeze({
     get status() {
-      return state.status;
+      return app.state.status;
     },
     get sessionId() {
-      return state.sessionId;
+      return app.state.sessionId;
     },
     get connected() {
-      return state.connected;
+      return app.state.connected;
     },
     get statusLog() {
-      return statusLog.map((s) => ({ ...s }));
+      return app.statusLog.map((s) => ({ ...s }));
     },
     get turns() {
-      return [...turns.values()].map((t) => ({
+      return [...app.turns.values()].map((t) => ({
         turnId: t.turnId,
         userText: t.userText,
         replyText: t.replyText,
@@ -41,26 +32,26 @@ window.__avatarChatTestView = ({
       }));
     },
     get currentTurnId() {
-      return player.currentTurnId;
+      return app.player.currentTurnId;
     },
-    decodedFrames: () => player.decodedFrames(),
+    decodedFrames: () => app.player.decodedFrames(),
     get mic() {
-      return mic.info;
+      return app.mic.info;
     },
     get audioMessagesSent() {
-      return mic.sender.sent;
+      return app.mic.sender.sent;
     },
     get transcripts() {
-      return transcripts.map((t) => ({ ...t }));
+      return app.transcripts.map((t) => ({ ...t }));
     },
     get interruptions() {
-      return interruptions.map((i) => ({ ...i }));
+      return app.interruptions.map((i) => ({ ...i }));
     },
     get speechStarts() {
-      return counts().speechStarts;
+      return app.counts().speechStarts;
     },
     get speechEnds() {
-      return counts().speechEnds;
+      return app.counts().speechEnds;
     },
   });
 };

@@ -1,4 +1,5 @@
-"""Wav2Lip on Serve: a session with the astro pack and the random-weight model, end to end.
+"""Wav2Lip on Serve: a session with the astro pack and the random-weight model, end to end;
+two packs (the portrait and its mirror image) sharing the LipSync pool; avatar thumbnails.
 
 Real Ray and Serve. This module's apps run beside the session-wide ``app_url`` app when
 that one is up (``running_app`` shares the Ray instance), under their own route prefixes.
@@ -8,15 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import io
+import shutil
 import time
+import urllib.error
+import urllib.request
 from types import SimpleNamespace
 
 import av
+import cv2
 import numpy as np
 import pytest
 from ray import serve
 
+from actors.core.messages import TTSAudio
 from tests.serve_fixtures import running_app, serve_instance
+from tests.shared import SHARED
 from tests.ws_client import ChatClient, Turn
 
 pytestmark = pytest.mark.integration
@@ -26,9 +33,25 @@ TURN_TIMEOUT_S = 280.0  # the random model runs at a few frames/s on a shared 2-
 
 
 @pytest.fixture(scope="module")
-def material(astro_pack, wav2lip_models_dir):
-    """(settings overrides for the astro pack and the random model, the pack)."""
-    (avatars, pack), models = astro_pack, wav2lip_models_dir
+def avatars(tmp_path_factory, astro_pack, shared_models):
+    """(avatars_dir, packs by name): 'astro', and 'mirror' prepared from the portrait flipped
+    left to right (its own face boxes and crops, found by the test face detector)."""
+    from actors.engines.avatar.prepare import prepare_avatar
+
+    source, astro = astro_pack
+    avatars = tmp_path_factory.mktemp("two-avatars")
+    shutil.copytree(source / "astro", avatars / "astro")
+    flipped = tmp_path_factory.mktemp("mirror") / "mirror.png"
+    cv2.imwrite(str(flipped), cv2.imread(str(SHARED / "data" / "portrait_astronaut.png"))[:, ::-1])
+    mirror = prepare_avatar(flipped, name="mirror", avatars_dir=avatars, models_dir=shared_models)
+    return avatars, {"astro": astro, "mirror": mirror}
+
+
+@pytest.fixture(scope="module")
+def material(avatars, wav2lip_models_dir):
+    """(settings overrides for the astro pack and the random model, the astro pack)."""
+    (avatars, packs), models = avatars, wav2lip_models_dir
+    pack = packs["astro"]
     args = {
         "avatar": {"kind": "wav2lip", "name": "astro"},
         # The CPU layout serve_config.wav2lip.yaml ships: two one-thread slices per call.
@@ -57,6 +80,10 @@ def apps(ray_serve, material):
     args, pack = material
     with running_app(args, name=APP, route_prefix="/lipsync") as base:
         yield SimpleNamespace(base=base, pack=pack)
+
+
+def avatar_handle():
+    return serve.get_deployment_handle("Avatar", app_name=APP)
 
 
 def lipsync_handle():
@@ -195,3 +222,77 @@ async def test_interrupt_cancels_the_queued_lipsync_work(apps):
         await c.drain(quiet_s=0.5)
         await c.ask("Ok.")  # the pool still serves the next turn
         check_media(await c.until("turn_end", TURN_TIMEOUT_S))
+
+
+async def test_sessions_with_different_packs_share_lipsync_batches(apps, avatars):
+    _, packs = avatars
+    handle = lipsync_handle()
+    await handle.reset_stats.remote()
+    rng = np.random.default_rng(3)
+    audio = TTSAudio(rng.normal(0, 4000, 16000 * 3 // 2).astype(np.int16), 16000, "test")
+
+    async def stream(source: str, avatar: str) -> np.ndarray:
+        talking = avatar_handle().options(stream=True).talking
+        response = talking.remote(audio, 0, len(audio.pcm), source, avatar=avatar)
+        return np.concatenate([chunk async for chunk in response])
+
+    frames = dict(
+        zip(
+            packs,
+            await asyncio.gather(*(stream(f"s-{name}", name) for name in packs)),
+            strict=True,
+        )
+    )
+    for name, other in (("astro", "mirror"), ("mirror", "astro")):
+        got, own, theirs = frames[name], packs[name], packs[other]
+        assert got.shape == (38, 512, 512, 3), got.shape  # 1.5 s at 25 fps
+        outside = np.ones(got.shape[1:3], bool)
+        for x0, y0, x1, y1 in (own.boxes[0], theirs.boxes[0]):
+            outside[y0:y1, x0:x1] = False  # away from both mouths
+        for frame in got[::9]:  # each its own face, outside the mouths exactly
+            np.testing.assert_array_equal(frame[outside], own.frames[0][outside])
+            diff = np.abs(frame[outside].astype(int) - theirs.frames[0][outside]).mean()
+            assert diff > 10, (name, diff)
+        x0, y0, x1, y1 = own.boxes[0]
+        assert np.abs(got[19, y0:y1, x0:x1].astype(int) - own.frames[0][y0:y1, x0:x1]).max() > 0
+    stats = await handle.stats.remote()
+    assert frames_done(stats) == 2 * 38
+    # One inference call held frames of both avatars: the pool is shared across packs.
+    assert stats["mixed_avatar_batches"] >= 1, stats
+    infos = await asyncio.gather(*(avatar_handle().info.remote(n) for n in packs))
+    assert [(i.kind, i.name, i.width) for i in infos] == [
+        ("wav2lip", "astro", 512),
+        ("wav2lip", "mirror", 512),
+    ]
+
+
+def http_get(url: str) -> tuple[int, str, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, r.headers["Content-Type"], r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["Content-Type"], exc.read()
+
+
+async def test_catalog_and_thumbnails_of_every_avatar(apps):
+    catalog = await avatar_handle().catalog.remote()
+    assert [(e["name"], e["kind"], e["default"]) for e in catalog] == [
+        ("sprite", "sprite", False),
+        ("sprite:night", "sprite", False),
+        ("astro", "wav2lip", True),
+        ("mirror", "wav2lip", False),
+    ]
+    images = {}
+    for entry in catalog:
+        status, kind, body = await asyncio.to_thread(http_get, apps.base + entry["thumbnail"])
+        assert (status, kind) == (200, "image/jpeg"), entry
+        images[entry["name"]] = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+        assert images[entry["name"]].shape == (128, 128, 3), entry
+    small = cv2.resize(apps.pack.frames[0], (128, 128), interpolation=cv2.INTER_AREA)
+    assert np.abs(images["astro"][:, :, ::-1].astype(int) - small).mean() < 8  # RGB, BGR
+    assert np.abs(images["mirror"][:, ::-1].astype(int) - images["astro"]).mean() < 8
+    for bad in ("nobody", "sprite:pink"):
+        status, _, _ = await asyncio.to_thread(http_get, f"{apps.base}/avatars/{bad}/thumbnail.jpg")
+        assert status == 404, bad
+    with pytest.raises(ValueError, match="unknown avatar 'nobody'"):
+        await avatar_handle().info.remote("nobody")

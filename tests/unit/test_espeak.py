@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from actors.core.messages import Sentence
-from actors.engines.tts import SILENCE_S, speakable_text
+from actors.engines.tts.base import SILENCE_S, speakable_text
 from actors.engines.tts.espeak import EspeakTTS
 
 pytestmark = pytest.mark.unit

@@ -11,6 +11,7 @@ import pytest
 from actors.core.errors import ErrorCode, InterruptReason
 from actors.core.events import (
     EVENTS,
+    ConfiguredEvent,
     ErrorEvent,
     InterruptedEvent,
     PongEvent,
@@ -39,6 +40,10 @@ SAMPLES = [
         '{"type":"session","session_id":"s1","protocol":1,"resumed":false,"history":[],'
         '"avatar":{"kind":"sprite"},"voice_input":{"available":true,"state":"ready",'
         '"reason":"","min_silence_ms":500},"llm":{"offline":true}}',
+    ),
+    (
+        ConfiguredEvent({"language": "zh"}, {"kind": "sprite"}),
+        '{"type":"configured","choices":{"language":"zh"},"avatar":{"kind":"sprite"}}',
     ),
     (
         VoiceInputEvent(available=False, reason="no model", state="unavailable", min_silence_ms=9),
@@ -152,7 +157,8 @@ def test_error_codes_are_the_wire_strings():
         *("too_big", "capacity", "session_idle", "session_expired", "session_lost", "replaced"),
         *("too_many_connections", "llm_timeout", "llm_http_error", "llm_connection_error"),
         *("llm_stream_error", "llm_bad_response", "text_error", "tts_error", "avatar_error"),
-        "internal",
+        *("unknown_language", "unknown_avatar", "unknown_voice", "persona_not_allowed"),
+        *("persona_too_long", "internal"),
     }
     for code in ErrorCode:
         assert code == code.value and f"{code}" == code.value and code.name == code.value.upper()

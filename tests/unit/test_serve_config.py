@@ -10,7 +10,7 @@ from ray.serve import Application
 
 from config import Settings
 from serve_app import app as app_module
-from serve_app.deployments import wav2lip_avatar
+from serve_app.deployments import avatar as avatar_module
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ def test_every_listed_deployment_exists_and_fits_a_laptop(config, monkeypatch):
     (entry,) = config["applications"]
     settings = Settings.model_validate(entry["args"])
     if settings.avatar.kind == "wav2lip":  # as on a machine with the weights and the pack
-        monkeypatch.setattr(wav2lip_avatar, "unavailable_reason", lambda s: None)
+        monkeypatch.setattr(avatar_module, "weights_missing", lambda s: None)
     built = deployment_names(app_module.build_app(entry["args"]))
     listed = {d["name"] for d in entry["deployments"]}
     assert listed <= built, f"{sorted(listed - built)} are not in the app"
@@ -71,7 +71,7 @@ def test_the_app_at_its_smallest_and_all_sessions_fit_on_two_cores(config, kind,
         args["avatar"] = {**args.get("avatar", {}), "kind": "wav2lip", "name": "astro"}
     settings = Settings.model_validate(args)
     if settings.avatar.kind == "wav2lip":
-        monkeypatch.setattr(wav2lip_avatar, "unavailable_reason", lambda s: None)
+        monkeypatch.setattr(avatar_module, "weights_missing", lambda s: None)
     listed = {d["name"]: d for d in entry["deployments"]}
     reserved = {}
     for name, deployment in deployments(app_module.build_app(args)).items():

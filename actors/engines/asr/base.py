@@ -36,7 +36,9 @@ class ASR(Engine, ABC):
 
     @abstractmethod
     def transcribe(self, utterance: Utterance) -> Transcript:
-        """Recognise ``utterance`` (blocking); ``asr_s`` is the time it took."""
+        """Recognise ``utterance`` (blocking); ``asr_s`` is the time it took. An engine that
+        can be told the language listens for ``utterance.language`` when it is set (a
+        session's choice; None: its configured language)."""
 
     async def atranscribe(self, utterance: Utterance) -> Transcript:
         """``transcribe`` in a worker thread, so the event loop keeps running."""

@@ -14,6 +14,7 @@ import soxr
 from faster_whisper import WhisperModel
 from tqdm.auto import tqdm
 
+from actors.core.language import normalize_language
 from actors.core.messages import Transcript, Utterance
 from actors.engines.asr.base import ASR, asr_engines
 from actors.engines.asr.phantoms import spoken_text
@@ -80,7 +81,8 @@ class WhisperASR(ASR):
     ``model`` is a faster-whisper model name (``"base"``, ``"small.en"``, a Hub id) or a
     local directory; named models are found in (or downloaded to) ``download_root``.
     ``device="auto"`` picks CUDA float16 when CTranslate2 sees a GPU, else CPU int8.
-    ``language=None`` detects the language per utterance. Each utterance is decoded on its
+    ``language=None`` detects the language per utterance; an utterance that names its
+    language (a session's choice) is heard in that one. Each utterance is decoded on its
     own, without the previous text as a prompt and without timestamps. Options are
     ``WhisperASRSettings`` fields (or that object). Loading failures raise ``ASRUnavailable``.
     """
@@ -148,6 +150,17 @@ class WhisperASR(ASR):
         except Exception as exc:  # offline, missing from the cache, unknown repo, disk full
             raise ASRUnavailable(name, f"{type(exc).__name__}: {exc}") from exc
 
+    def language_for(self, utterance: Utterance) -> str | None:
+        """The language to listen for: the utterance's (a session's choice) when the model
+        knows it, else the configured ``language`` (None: detected per utterance)."""
+        chosen = normalize_language(utterance.language)
+        if chosen is None:
+            return self.language
+        if chosen not in self.languages:
+            logger.info("%s has no language %r; using %r", self.model_name, chosen, self.language)
+            return self.language
+        return chosen
+
     def transcribe(self, utterance: Utterance) -> Transcript:
         """Recognise the utterance's PCM16 mono speech; other rates are resampled to 16 kHz."""
         pcm, sample_rate = np.asarray(utterance.pcm), utterance.sample_rate
@@ -155,8 +168,9 @@ class WhisperASR(ASR):
             raise ValueError(f"expected 1-D int16 PCM, got {pcm.dtype} with shape {pcm.shape}")
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+        language = self.language_for(utterance)
         if len(pcm) == 0:
-            return Transcript(text="", language=self.language, asr_s=0.0)
+            return Transcript(text="", language=language, asr_s=0.0)
         started = time.perf_counter()
         audio = pcm.astype(np.float32) / 32768.0
         if sample_rate != SAMPLE_RATE:
@@ -164,12 +178,12 @@ class WhisperASR(ASR):
         s = self.settings
         segments, info = self._model.transcribe(
             audio,
-            language=self.language,
+            language=language,
             beam_size=self.beam_size,
             vad_filter=False,  # the session's VAD already cut the utterance
             condition_on_previous_text=False,
             without_timestamps=True,
-            initial_prompt=s.initial_prompts.get(self.language or ""),
+            initial_prompt=s.initial_prompts.get(language or ""),
         )
         text = spoken_text(  # decodes lazily
             segments, phantom_lines=s.phantom_lines, max_no_speech_prob=s.max_no_speech_prob

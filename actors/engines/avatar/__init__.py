@@ -3,7 +3,8 @@
 ``SpriteAvatar`` is the offline default, a drawn face that needs no weights.
 ``Wav2LipAvatar`` animates a photo or video prepared into an ``AvatarPack`` by
 ``prepare_avatar`` (which finds the face with ``BlazeFaceDetector``) and runs the model
-through ``Wav2LipRunner``. Both satisfy the ``AvatarRenderer`` protocol.
+through ``Wav2LipRunner``. Both satisfy the ``AvatarRenderer`` protocol. A server offers
+several by name (``sprite``, ``sprite:night``, packs) through ``catalog.AvatarCatalog``.
 
 These modules need only NumPy and OpenCV to import: ONNX Runtime is imported when a
 detector or a runner is constructed, so loading a pack never pulls it in.

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AvatarInfo", "AvatarRenderer"]
+__all__ = ["AvatarInfo", "AvatarRenderer", "array_bytes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +68,22 @@ class AvatarRenderer(ABC):
 
     def info(self) -> AvatarInfo:
         return AvatarInfo(self.kind, self.width, self.height, self.fps, self.note)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays this renderer holds (what a server's avatar budget counts).
+
+        This default adds up the arrays among its attributes, in dicts, lists and tuples too.
+        """
+        return array_bytes(vars(self))
+
+
+def array_bytes(value: Any) -> int:
+    """The ``nbytes`` of every NumPy array in ``value``, looking into dicts, lists and tuples."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, list | tuple):
+        return 0
+    return sum(array_bytes(v) for v in value)

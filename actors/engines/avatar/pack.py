@@ -24,6 +24,11 @@ _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ARRAYS = ("frames", "boxes", "crops", "mask")
 
 
+def is_pack_name(name: object) -> bool:
+    """Whether ``name`` may name a pack (``validate_name`` accepts it)."""
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
+
 def validate_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(f"avatar name must be 1-64 letters, digits, '-' or '_', got {name!r}")

@@ -1,7 +1,9 @@
 """Building the configured avatar renderer from settings: the one place that chooses.
 
 ``make_avatar`` gives Wav2Lip when it is configured and its pack and weights are present, else
-the sprite, whose ``note`` then says why (missing pack or weights, and how to get them).
+the sprite, whose ``note`` then says why (missing pack or weights, and how to get them). That is
+the one renderer of a local pipeline (CLI, notebooks); a server offers many avatars by name
+through ``actors.engines.avatar.catalog``, which builds its sprites with ``make_sprite`` too.
 """
 
 from __future__ import annotations
@@ -12,16 +14,21 @@ from config import Settings
 __all__ = ["make_avatar", "make_sprite"]
 
 
-def make_sprite(settings: Settings) -> AvatarRenderer:
-    """The sprite avatar. When Wav2Lip was asked for, its ``note`` says why it is not in use
-    (missing pack or weights, and how to get them)."""
+def make_sprite(settings: Settings, palette: str | None = None) -> AvatarRenderer:
+    """The sprite avatar in ``palette`` (None: ``avatar.palette``, and then, when Wav2Lip was
+    asked for, its ``note`` says why Wav2Lip is not in use: missing pack or weights, and how to
+    get them)."""
     from actors.engines.avatar.sprite import SpriteAvatar
 
     a = settings.avatar
     sprite = SpriteAvatar(
-        size=a.size, fps=a.fps, mouth_smoothing=a.mouth_smoothing, seed=a.seed, palette=a.palette
+        size=a.size,
+        fps=a.fps,
+        mouth_smoothing=a.mouth_smoothing,
+        seed=a.seed,
+        palette=palette or a.palette,
     )
-    if a.kind == "wav2lip":
+    if a.kind == "wav2lip" and palette is None:
         from actors.engines.avatar.wav2lip import unavailable_reason
 
         sprite.note = unavailable_reason(settings) or ""

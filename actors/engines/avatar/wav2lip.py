@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from actors.engines.avatar.base import AvatarInfo, AvatarRenderer
+from actors.engines.avatar.base import AvatarInfo, AvatarRenderer, array_bytes
 from actors.engines.avatar.features import mel_windows, melspectrogram
 from actors.engines.avatar.pasteback import paste_mouth
 from actors.engines.avatar.prepare import AvatarPack
@@ -116,6 +116,12 @@ class Wav2LipAvatar(AvatarRenderer):
             out[k] = pasted[: self.height, : self.width]
         return out
 
+    @property
+    def nbytes(self) -> int:
+        """The pack's arrays (frames, boxes, crops, mask): what this avatar holds in memory."""
+        p = self.pack
+        return array_bytes([p.frames, p.boxes, p.crops, p.mask])
+
     def info(self) -> AvatarInfo:
         precision = getattr(self.runner, "precision", None)
         return AvatarInfo(
@@ -147,24 +153,38 @@ def model_path(settings) -> Path:
     return registry_path(ls.model, settings.models_dir, precision=ls.precision)
 
 
+_SPRITE_SHOWN = "; showing the sprite avatar"
+
+
 def unavailable_reason(settings) -> str | None:
     """Why the configured Wav2Lip avatar cannot be used (None: it can); cheap file checks only."""
-    from models.registry import ModelMissing, require_model
+    return pack_missing(settings) or weights_missing(settings)
 
-    a, ls = settings.avatar, settings.lipsync
-    tail = "; showing the sprite avatar"
+
+def pack_missing(settings) -> str | None:
+    """Why the configured avatar pack cannot be shown (None: it is there), model aside."""
+    a = settings.avatar
     if not a.name:
-        return f"Wav2Lip: avatar.kind is wav2lip but avatar.name is not set{tail}"
+        return f"Wav2Lip: avatar.kind is wav2lip but avatar.name is not set{_SPRITE_SHOWN}"
     if not (Path(settings.avatars_dir).expanduser() / a.name / "meta.json").is_file():
         return (
             f"Wav2Lip: avatar pack {a.name!r} not found in {settings.avatars_dir}. Make it with: "
-            f"avatar-chat avatar prepare PHOTO --name {a.name}{tail}"
+            f"avatar-chat avatar prepare PHOTO --name {a.name}{_SPRITE_SHOWN}"
         )
+    return None
+
+
+def weights_missing(settings) -> str | None:
+    """Why the configured Wav2Lip model cannot be loaded (None: its file is there), whichever
+    pack is shown: a server runs the LipSync pool, and offers packs, only when it can."""
+    from models.registry import ModelMissing, require_model
+
+    ls = settings.lipsync
     try:
         require_model(ls.model, settings.models_dir, precision=ls.precision)
     except (ModelMissing, KeyError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) else str(exc)
-        return f"Wav2Lip weights missing: {message}{tail}"
+        return f"Wav2Lip weights missing: {message}{_SPRITE_SHOWN}"
     return None
 
 

@@ -33,15 +33,24 @@ class LLM(Engine, ABC):
     conversation records the exchange (``actors.pipeline.history.record_reply``). Failures
     raise ``LLMError``. ``stream`` returns an async generator, which the consumer may close
     early (a barge-in): it then releases its connection at once.
+
+    ``persona``, when given, is this reply's whole system prompt in place of the engine's own
+    (its settings'): a session's persona and language instruction. An engine without a
+    system prompt (the echo) ignores it. The conversation passes it only when the session
+    chose a persona or a language, so an engine written before it existed still runs the
+    sessions that chose neither.
     """
 
     name: str
     settings_class: type[LLMEngineSettings]
 
     @abstractmethod
-    def stream(self, history: ChatHistory, user: Transcript) -> AsyncIterator[TextDelta]:
+    def stream(
+        self, history: ChatHistory, user: Transcript, *, persona: str | None = None
+    ) -> AsyncIterator[TextDelta]:
         """The reply's deltas. ``history`` is read before the first delta is yielded (the
-        conversation starts recording this exchange once the first delta arrives)."""
+        conversation starts recording this exchange once the first delta arrives);
+        ``persona`` (None: the engine's own) is the system prompt of this reply."""
 
     async def aclose(self) -> None:  # noqa: B027 - engines with connections override it
         """Release what the engine holds (an HTTP client); it is not used afterwards."""

@@ -21,7 +21,8 @@ class EchoLLM(LLM):
     """``(ChatHistory, Transcript) -> TextDelta stream`` offline: echoes the user, labelled.
 
     Streams ``"(offline echo) You said: <text>"`` word by word at ``chars_per_s``; the
-    history is not read. Options are ``EchoLLMSettings`` fields (or that object).
+    history and any persona are not read. Options are ``EchoLLMSettings`` fields (or that
+    object).
     """
 
     name = "echo"
@@ -30,8 +31,10 @@ class EchoLLM(LLM):
     def __init__(self, settings: EchoLLMSettings | None = None, /, **options) -> None:
         self.settings = self.settings_from(settings, options)
 
-    def stream(self, history: ChatHistory, user: Transcript) -> AsyncIterator[TextDelta]:
-        return self._deltas(user.text)
+    def stream(
+        self, history: ChatHistory, user: Transcript, *, persona: str | None = None
+    ) -> AsyncIterator[TextDelta]:
+        return self._deltas(user.text)  # no system prompt: a persona changes nothing
 
     async def _deltas(self, user_text: str) -> AsyncIterator[TextDelta]:
         said = " ".join(user_text.split())

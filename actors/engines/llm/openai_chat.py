@@ -21,11 +21,11 @@ __all__ = ["ChatLLM"]
 class ChatLLM(LLM):
     """``(ChatHistory, Transcript) -> TextDelta stream`` from an OpenAI-compatible endpoint.
 
-    Each request carries the persona as system prompt, the newest ``max_history_messages``
-    of the history and the user's text. Failures surface as ``LLMError`` quickly: the
-    client does not retry, no text within ``first_token_timeout_s`` or no complete reply
-    within ``total_timeout_s`` is ``llm_timeout``. Options are ``OpenAIChatSettings``
-    fields (or that object).
+    Each request carries the persona (the settings', or the one ``stream`` is given) as
+    system prompt, the newest ``max_history_messages`` of the history and the user's text.
+    Failures surface as ``LLMError`` quickly: the client does not retry, no text within
+    ``first_token_timeout_s`` or no complete reply within ``total_timeout_s`` is
+    ``llm_timeout``. Options are ``OpenAIChatSettings`` fields (or that object).
     """
 
     name = "openai"
@@ -52,10 +52,13 @@ class ChatLLM(LLM):
             ),
         )
 
-    def stream(self, history: ChatHistory, user: Transcript) -> AsyncIterator[TextDelta]:
-        """Yield the reply's deltas as they arrive; raise ``LLMError`` on failure."""
+    def stream(
+        self, history: ChatHistory, user: Transcript, *, persona: str | None = None
+    ) -> AsyncIterator[TextDelta]:
+        """Yield the reply's deltas as they arrive; raise ``LLMError`` on failure. ``persona``
+        (a session's) replaces the settings' persona as the system prompt."""
         messages = [
-            {"role": "system", "content": self.persona},
+            {"role": "system", "content": self.persona if persona is None else persona},
             *history.recent(self.max_history_messages),
             {"role": "user", "content": user.text},
         ]

@@ -9,27 +9,17 @@ package registers the three above. Each speaks a sentence with its voice for the
 language (``actors.core.language``); ``TTSRefused`` is a sentence an engine will not speak.
 """
 
-from actors.engines.tts.base import (
-    SILENCE_S,
-    TTS,
-    TTSRefused,
-    choose_voice,
-    silence,
-    speakable_text,
-    tts_engines,
-)
+from actors.engines.tts.base import TTS, TTSRefused, silence, speakable_text, tts_engines
 from actors.engines.tts.edge import EdgeTTS, decode_mp3
 from actors.engines.tts.espeak import EspeakTTS
 from actors.engines.tts.fallback import FallbackTTS
 
 __all__ = [
-    "SILENCE_S",
     "TTS",
     "EdgeTTS",
     "EspeakTTS",
     "FallbackTTS",
     "TTSRefused",
-    "choose_voice",
     "decode_mp3",
     "silence",
     "speakable_text",

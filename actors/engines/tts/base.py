@@ -80,7 +80,13 @@ def speakable_text(text: str) -> str:
 
 def choose_voice(voices: Mapping[str, str], default: str, sentence: Sentence, engine: str) -> str:
     """The voice in ``voices`` (language code -> voice) for ``sentence``'s language, or
-    ``default`` for a language ``voices`` lacks (logged at debug level)."""
+    ``default`` for a language ``voices`` lacks (logged at debug level). A ``sentence.voice``
+    (a session's choice) that is one of ``voices`` or ``default`` wins; one the engine does not
+    have (another engine's, in a fallback pair) is passed over."""
+    if sentence.voice is not None and (
+        sentence.voice == default or sentence.voice in voices.values()
+    ):
+        return sentence.voice
     language = sentence_language(sentence)
     voice = voices.get(language)
     if voice is None:

@@ -91,14 +91,9 @@ class SileroVAD(VAD):
     @classmethod
     def from_settings(cls, settings: VADSettings) -> SileroVAD:
         """A VAD configured by ``config.VADSettings`` (the ``vad`` section)."""
-        return cls(
-            threshold=settings.threshold,
-            neg_threshold=settings.neg_threshold,
-            min_speech_ms=settings.min_speech_ms,
-            min_silence_ms=settings.min_silence_ms,
-            pre_roll_ms=settings.pre_roll_ms,
-            max_utterance_s=settings.max_utterance_s,
-        )
+        options = ("threshold", "neg_threshold", "min_speech_ms", "min_silence_ms")
+        options += ("pre_roll_ms", "max_utterance_s")
+        return cls(**{name: getattr(settings, name) for name in options})
 
     def reset(self) -> None:
         """Forget everything: a new stream starts at time 0."""
