@@ -2,10 +2,13 @@
 // Turn bookkeeping lives here; the test view (test-view.js) exposes a read-only view of it.
 
 import { Captions } from './captions.js';
+import { ChoicesPanel, thumbnailSrc } from './choices.js';
 import { MicControl } from './mic.js';
 import { TalkingPlayer } from './player.js';
+import { addPrefsToQuery } from './prefs.js';
 import { ErrorCode, InterruptReason } from './protocol-constants.js';
 import { ChatSocket, takeToken } from './socket.js';
+import { spokenLength } from './spoken.js';
 import { showLatency, showStatus, Transcript, toast } from './ui.js';
 
 const SESSION_KEY = 'avatar-chat.session';
@@ -23,7 +26,7 @@ const talkVideo = $('talk-video');
 const idleVideo = $('idle-video');
 const input = $('message');
 const interruptButton = $('interrupt');
-const transcript = new Transcript($('transcript'));
+const transcript = new Transcript($('transcript'), { language: () => choices.language });
 
 const state = {
   status: 'connecting',
@@ -37,6 +40,7 @@ const state = {
   // Voice input: 'hearing' while the server's VAD hears speech, 'transcribing' from its end to
   // the transcript, else null.
   voice: null,
+  avatar: {}, // the chosen avatar's info (kind, width, height, fps, note)
 };
 const turns = new Map(); // turnId -> turn record, oldest first
 // Typed texts and transcripts waiting for their turn_start: {text, sentAt, body, id, spoken}
@@ -56,6 +60,7 @@ function wsUrl() {
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   if (state.sessionId) url.searchParams.set('session', state.sessionId);
   if (TOKEN) url.searchParams.set('token', TOKEN);
+  addPrefsToQuery(url); // a new session starts with the remembered choices
   return url.toString();
 }
 
@@ -117,6 +122,7 @@ function startTurn(event) {
     mediaS: null,
     captions: [], // {seq, text, start, end} from `sentence` events
     captionsShown: [],
+    unspoken: '', // after an interrupt: the reply's text that was never said
     decodedFrames: 0,
     outcome: null, // ended | interrupted | failed | no-media
     stalls: 0, // times playback ran dry and the face went back to idle meanwhile
@@ -133,10 +139,18 @@ function startTurn(event) {
 }
 
 function stopTurn(turn, note) {
+  // How far its video got, read before the player lets the video go: the transcript then
+  // strikes what was never said instead of showing the whole streamed text as spoken.
+  let playedS = 0;
+  if (turn.playDone) playedS = Infinity;
+  else if (player.currentTurnId === turn.turnId) playedS = talkVideo.currentTime;
   player.abort(turn.turnId);
   turn.serverDone = true;
   turn.playDone = true;
   turn.outcome = 'interrupted';
+  const spoken = spokenLength(turn.replyText, turn.captions, playedS);
+  turn.unspoken = turn.replyText.slice(spoken);
+  transcript.markUnspoken(turn.replyBody, spoken);
   transcript.note(turn.replyBody, note, 'cut');
 }
 
@@ -175,20 +189,36 @@ function onSession(event) {
   state.busy = false;
   state.busyNotified = false;
   socket.markHealthy();
+  choices.onSession(event); // first: the session's language sets the history's `lang`
   if (event.resumed) {
     transcript.clear();
     for (const m of event.history || []) transcript.add(m.role, m.content);
   }
-  const avatar = event.avatar || {};
-  if (avatar.width && avatar.height) {
-    $('stage').style.setProperty('--avatar-aspect', `${avatar.width} / ${avatar.height}`);
-  }
-  $('avatar-note').textContent = avatar.note || '';
-  $('avatar-note').hidden = !avatar.note;
   const llm = event.llm || {};
   $('llm-badge').hidden = !llm.offline;
   $('model-name').textContent = llm.offline ? '' : llm.model || '';
   mic.setAvailability(event.voice_input || {});
+}
+
+function fitStage(width, height) {
+  if (width && height) $('stage').style.setProperty('--avatar-aspect', `${width} / ${height}`);
+}
+
+/** The avatar in effect (session or configured event; `entry`: its gallery entry). */
+function showAvatar(info, entry, how) {
+  state.avatar = { ...info };
+  // A reply on screen keeps its own size (the talking video's resize event) until it ends.
+  if (!player.currentTurnId) fitStage(info.width, info.height);
+  $('avatar-note').textContent = info.note || '';
+  $('avatar-note').hidden = !info.note;
+  // /idle.mp4 loops the server's own avatar: any other rests as its still picture instead.
+  const still = $('idle-still');
+  const own = !entry || entry.default || !entry.thumbnail;
+  if (!own) still.src = thumbnailSrc(entry.thumbnail);
+  still.hidden = own;
+  if (how === 'configured' && [...turns.values()].some(isActive)) {
+    toast('Your choice applies from the next reply.', { kind: 'info', ms: 3000 });
+  }
 }
 
 function setVoice(phase) {
@@ -225,6 +255,9 @@ function onEvent(event) {
     case 'session':
       onSession(event);
       break;
+    case 'configured':
+      choices.onConfigured(event);
+      break;
     case 'voice_input':
       mic.setAvailability(event);
       break;
@@ -245,7 +278,7 @@ function onEvent(event) {
     case 'reply_delta':
       if (!turn || cut) break;
       turn.replyText += event.text;
-      turn.replyBody.textContent = turn.replyText;
+      transcript.setText(turn.replyBody, turn.replyText);
       transcript.scroll();
       break;
     case 'sentence':
@@ -264,7 +297,7 @@ function onEvent(event) {
       turn.serverDone = true;
       if (!cut) {
         turn.replyText = event.text;
-        turn.replyBody.textContent = event.text;
+        transcript.setText(turn.replyBody, event.text);
         transcript.settle(turn.replyBody);
         if (!player.complete(turn.turnId)) {
           turn.playDone = true; // nothing to play (empty reply or every sentence failed)
@@ -306,6 +339,7 @@ function onError(event, turn) {
     return;
   }
   if (event.code === ErrorCode.REPLACED) return; // the socket closes next; the status line says why
+  if (choices.onError(event)) return; // a refused choice: its control goes back
   if (event.code === ErrorCode.CAPACITY || event.code === ErrorCode.TOO_MANY_CONNECTIONS) {
     // The socket closes next and retries with a longer backoff; the status line counts down.
     if (!state.busyNotified) toast(`${event.message} (capacity)`, { kind: 'info' });
@@ -348,6 +382,7 @@ function onMedia(header, payload) {
 function onSocketState(socketState, info = {}) {
   if (socketState === 'closed') {
     state.connected = false;
+    choices.setConnected(false);
     setVoice(null);
     state.retryInMs = info.retryInMs ?? null;
     state.busy = Boolean(info.busy);
@@ -366,12 +401,16 @@ function onSocketState(socketState, info = {}) {
 const captions = new Captions($('captions'), {
   video: talkVideo,
   speakingTurn: () => (player.speaking ? turns.get(player.currentTurnId) : undefined),
+  language: () => choices.language,
 });
 
 const player = new TalkingPlayer(talkVideo, {
   onPlaying(turnId) {
     const turn = turns.get(turnId);
-    if (turn && turn.firstAudioMs == null) turn.firstAudioMs = performance.now() - turn.sentAt;
+    if (turn && turn.firstAudioMs == null) {
+      turn.firstAudioMs = performance.now() - turn.sentAt;
+      showLatency(turn); // now, not at the first frame or turn_end, which may come later
+    }
     refresh();
     if (player.speaking) captions.start(); // again after a stall
   },
@@ -399,6 +438,8 @@ const player = new TalkingPlayer(talkVideo, {
       if (turn === lastTurn) showLatency(turn);
     }
     captions.clear();
+    // Back to the chosen avatar's size, unless the next reply already plays.
+    if (!player.currentTurnId) fitStage(state.avatar.width, state.avatar.height);
     refresh();
   },
   onSoundBlocked(blocked) {
@@ -410,6 +451,12 @@ const player = new TalkingPlayer(talkVideo, {
 });
 
 const socket = new ChatSocket({ url: wsUrl, onEvent, onMedia, onState: onSocketState });
+
+const choices = new ChoicesPanel({
+  send: (message) => socket.send(message),
+  onAvatar: showAvatar,
+  notify: (message, kind = 'error') => toast(message, { kind }),
+});
 
 const mic = new MicControl({
   send(pcm) {
@@ -430,6 +477,9 @@ document.addEventListener('keydown', (e) => {
 });
 $('sound-hint').addEventListener('click', () => player.enableSound());
 idleVideo.addEventListener('error', () => $('stage').classList.add('no-idle'));
+// Each reply's stream has the size of the avatar it shows, which may differ from the one
+// chosen since (a choice applies from the next reply): the stage follows what plays.
+talkVideo.addEventListener('resize', () => fitStage(talkVideo.videoWidth, talkVideo.videoHeight));
 idleVideo.play().catch(() => {}); // muted autoplay is always allowed; this covers slow starts
 
 // The test view (static/test-view.js, on the page only when server.test_view is on) reads
@@ -442,6 +492,7 @@ window.__avatarChatTestView?.({
   mic,
   transcripts,
   interruptions,
+  choices,
   counts: () => ({ speechStarts, speechEnds }),
 });
 

@@ -1,16 +1,20 @@
 // Captions over the talking video: the sentence being spoken at the video's current time.
 
+import { langOf } from './text-lang.js';
+
 export class Captions {
   /**
    * @param {HTMLElement} element where the caption shows
    * @param {{video: HTMLVideoElement, speakingTurn: () => object | undefined}} options
    *   speakingTurn: the turn whose media is playing now (with `captions` [{start, text}] and
    *   `captionsShown`), or undefined when nothing is
+   *   language: the session's language (`auto`, `en`, `zh`), for the caption's `lang`
    */
-  constructor(element, { video, speakingTurn }) {
+  constructor(element, { video, speakingTurn, language = () => 'auto' }) {
     this.element = element;
     this.video = video;
     this.speakingTurn = speakingTurn;
+    this.language = language;
     this.text = '';
     this.looping = false;
   }
@@ -19,6 +23,7 @@ export class Captions {
     if (text === this.text) return;
     this.text = text;
     this.element.textContent = text;
+    if (text) this.element.lang = langOf(text, this.language());
     this.element.classList.toggle('shown', Boolean(text));
   }
 

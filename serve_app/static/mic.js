@@ -10,6 +10,13 @@ const METER_FLOOR_DB = -60;
 const MODE_KEY = 'avatar-chat.mic-mode';
 const $ = (id) => document.getElementById(id);
 
+/** A server's reason can be an exception's text, lines long: its first line, kept short,
+ *  for tooltips only; the page itself shows one plain sentence. */
+function shortReason(reason) {
+  const line = String(reason || '').split('\n')[0].trim();
+  return line.length > 160 ? `${line.slice(0, 159)}…` : line;
+}
+
 function isTyping(target) {
   if (!(target instanceof HTMLElement)) return false;
   return target.isContentEditable || target.matches('input, textarea, select');
@@ -41,7 +48,7 @@ export class MicControl {
   /** The session's `voice_input`: {available, reason}. Text input is unaffected. */
   setAvailability({ available, reason, min_silence_ms: minSilenceMs }) {
     this.available = Boolean(available);
-    this.reason = reason || (available ? '' : 'not configured on the server');
+    this.reason = shortReason(reason) || (available ? '' : 'not configured on the server');
     if (Number.isFinite(minSilenceMs)) this.minSilenceMs = minSilenceMs;
     if (this.available) {
       if (this.state === 'unavailable') this.state = 'off';
@@ -225,7 +232,7 @@ export class MicControl {
 
   _message() {
     if (!this.available) {
-      return [`Voice input is unavailable: ${this.reason}. Typing works.`, 'muted'];
+      return ['Voice input is unavailable here; typing works.', 'muted'];
     }
     if (this.state === 'error') return [this.error.message, 'error'];
     if (this.state === 'starting') return ['Starting the microphone…', ''];
@@ -240,6 +247,7 @@ export class MicControl {
   _showMessage(text, kind) {
     const el = $('mic-message');
     el.textContent = text;
+    el.title = this.available ? '' : `Why: ${this.reason}`; // the details, on hover
     el.className = `mic-message ${kind}`;
     el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
   }

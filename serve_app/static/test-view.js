@@ -26,6 +26,7 @@ window.__avatarChatTestView = (app) => {
         mediaS: t.mediaS,
         captions: t.captions.map((c) => c.text),
         captionsShown: [...t.captionsShown],
+        unspoken: t.unspoken,
         decodedFrames: t.decodedFrames,
         outcome: t.outcome,
         stalls: t.stalls,
@@ -52,6 +53,14 @@ window.__avatarChatTestView = (app) => {
     },
     get speechEnds() {
       return app.counts().speechEnds;
+    },
+    // The session's choices: {current: {language, avatar, voice, persona}, pending,
+    // configuresSent, avatars, languages, voices, personaAllowed}.
+    get choices() {
+      return app.choices.info;
+    },
+    get avatar() {
+      return { ...app.state.avatar }; // the chosen avatar's info: kind, width, height, …
     },
   });
 };

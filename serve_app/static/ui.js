@@ -1,11 +1,16 @@
 // DOM helpers: transcript entries, toasts, status line, latency readout.
 
+import { langOf } from './text-lang.js';
+
 const $ = (id) => document.getElementById(id);
 
 /** The transcript panel: user messages and the avatar's streaming replies. */
 export class Transcript {
-  constructor(list) {
+  /** @param {() => string} language  the session's language (`auto`, `en`, `zh`): with the
+   *  text it decides each entry's `lang` (text-lang.js) */
+  constructor(list, { language = () => 'auto' } = {}) {
     this.list = list;
+    this.language = language;
   }
 
   clear() {
@@ -24,12 +29,30 @@ export class Transcript {
     who.textContent = role === 'user' ? (spoken ? 'You (spoken)' : 'You') : 'Avatar';
     const body = document.createElement('p');
     body.className = 'text';
-    body.textContent = text;
+    this.setText(body, text);
     item.append(who, body);
     if (after && this.list.contains(after)) after.closest('.msg').after(item);
     else this.list.append(item);
     this.scroll();
     return body;
+  }
+
+  /** Replace an entry's text (a reply grows as it streams). */
+  setText(body, text) {
+    body.textContent = text;
+    body.lang = langOf(text, this.language());
+  }
+
+  /** After an interrupt: the text from `spoken` characters on was never said; it stays,
+   *  struck through, so the reader sees where the avatar stopped. */
+  markUnspoken(body, spoken) {
+    const text = body.textContent;
+    if (spoken >= text.length) return;
+    const rest = document.createElement('s');
+    rest.className = 'unspoken';
+    rest.title = 'not spoken: the reply was interrupted here';
+    rest.textContent = text.slice(spoken);
+    body.replaceChildren(text.slice(0, spoken), rest);
   }
 
   /** Mark an entry with a short note, e.g. "interrupted" or "not sent: busy". */

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.browser.conftest import MIC_QUESTION
-from tests.browser.waits import REPLY_TIMEOUT_MS, wait_talking_video_plays
+from tests.browser.waits import REPLY_TIMEOUT_MS, edit_session_event, wait_talking_video_plays
 from tests.fakes.speech import trim_silence
 
 pytestmark = pytest.mark.browser
@@ -37,26 +37,19 @@ navigator.mediaDevices.getUserMedia = () =>
   Promise.reject(new DOMException('refused by the test', ERROR_NAME));
 """
 
-# Stands in for a server whose ASR model could not be loaded.
-VOICE_UNAVAILABLE = """
-(() => {
-  const Native = window.WebSocket;
-  window.WebSocket = class extends Native {
-    set onmessage(handler) {
-      super.onmessage = (msg) => {
-        if (typeof msg.data === 'string') {
-          const event = JSON.parse(msg.data);
-          if (event.type === 'session') {
-            event.voice_input = { available: false, reason: 'no speech model (test)' };
-            return handler(new MessageEvent('message', { data: JSON.stringify(event) }));
-          }
-        }
-        return handler(msg);
-      };
-    }
-  };
-})();
-"""
+
+def _voice_unavailable(reason: str) -> str:
+    """A server whose ASR model could not be loaded, for this ``reason``."""
+    statement = f"event.voice_input = {{ available: false, reason: {json.dumps(reason)} }}"
+    return edit_session_event("true", statement)
+
+
+# What an ASR pool that failed to load may give as its reason: an exception's text.
+RAW_REASON = (
+    "OSError: [Errno 2] No such file or directory: '/root/.cache/huggingface/hub/"
+    "models--Systran--faster-whisper-small/snapshots/0123456789abcdef/model.bin'\n"
+    'Traceback (most recent call last):\n  File "/app/actors/asr.py", line 88, in load\n'
+)
 
 # One second of a sine through the worklet in an OfflineAudioContext: its 16 kHz PCM16.
 RESAMPLE_SINE = """
@@ -295,7 +288,7 @@ def test_refused_or_missing_microphone_is_explained_and_text_works(page, error, 
 
 
 def test_voice_unavailable_disables_the_mic_with_the_reason(page):
-    page.add_init_script(VOICE_UNAVAILABLE)
+    page.add_init_script(_voice_unavailable("no speech model (test)"))
     page.reload()
     page.wait_for_function("window.avatarChat && window.avatarChat.connected", timeout=60_000)
     assert page.is_disabled("#mic")
@@ -309,6 +302,30 @@ def test_voice_unavailable_disables_the_mic_with_the_reason(page):
     page.fill("#message", "Typing still works.")
     page.press("#message", "Enter")
     _wait_reply_text(page, "Typing still works.")
+    assert page.errors == []
+
+
+def test_a_raw_exception_as_the_reason_stays_one_plain_line(page):
+    page.add_init_script(_voice_unavailable(RAW_REASON))
+    page.reload()
+    page.wait_for_function("window.avatarChat && window.avatarChat.connected", timeout=60_000)
+    message = page.locator("#mic-message")
+    text = message.inner_text()
+    assert "Voice input is unavailable" in text
+    assert "Error" not in text and "Traceback" not in text and "/" not in text
+    # One line: the readout below it stays where it was.
+    box = page.evaluate(
+        """() => {
+            const el = document.getElementById('mic-message');
+            return { height: el.getBoundingClientRect().height,
+                     font: parseFloat(getComputedStyle(el).fontSize) };
+        }"""
+    )
+    assert box["height"] < 2 * box["font"], box
+    # The details are a hover away: the first line of the reason, never the traceback.
+    title = page.get_attribute("#mic", "title")
+    assert "No such file or directory" in title and "Traceback" not in title
+    assert "Traceback" not in (message.get_attribute("title") or "")
     assert page.errors == []
 
 

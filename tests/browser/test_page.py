@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tests.browser.waits import REPLY_TIMEOUT_MS, wait_talking_video_plays
+from tests.browser.waits import RECORD_TOASTS, REPLY_TIMEOUT_MS, wait_talking_video_plays
 
 pytestmark = pytest.mark.browser
 
@@ -20,19 +20,6 @@ LONG_QUESTION = " ".join(
     f"This is sentence number {n} of a long question, so that the echo reply takes a while."
     for n in range(1, 9)
 )
-
-
-# Every toast the page shows, in order: toasts fade after a few seconds, and a wait that
-# polls for one on screen can miss it. Observes the whole document from its creation, so
-# none is missed however early it comes.
-RECORD_TOASTS = """
-window.toastLog = [];
-new MutationObserver((records) => {
-  for (const r of records) {
-    if (r.target.id === 'toasts') for (const n of r.addedNodes) window.toastLog.push(n.textContent);
-  }
-}).observe(document, { childList: true, subtree: true });
-"""
 
 
 def _collapse(text: str) -> str:
@@ -78,10 +65,14 @@ def test_reply_plays_with_captions_status_and_latency(page, artifacts_dir):
     voice = page.evaluate("window.avatarChat.mic")  # the mic follows the server's voice_input
     assert page.is_enabled("#mic") == voice["available"]
     assert page.get_attribute("#mic-wrap", "title")
+    # The box takes no more than the server accepts (text.max_input_chars, 2000 by default).
+    assert page.get_attribute("#message", "maxlength") == "2000"
 
     asked_at = page.evaluate("performance.now()")
     _ask(page, "What is Ray Serve?", turns_before=0)
     wait_talking_video_plays(page)
+    # First audio shows while the reply plays, not only at its end.
+    assert re.fullmatch(r"\d+ ms", page.inner_text("#lat-audio")), page.inner_text("#latency")
     page.wait_for_function(
         "document.getElementById('captions').textContent.trim().length > 0", timeout=30_000
     )
@@ -126,7 +117,7 @@ def test_reply_plays_with_captions_status_and_latency(page, artifacts_dir):
     assert page.errors == []
 
 
-def test_interrupt_returns_to_idle_and_next_question_works(page):
+def test_interrupt_returns_to_idle_and_next_question_works(page, artifacts_dir):
     page.wait_for_function("window.avatarChat.status === 'listening'", timeout=60_000)
     _ask(page, LONG_QUESTION, turns_before=0)
     wait_talking_video_plays(page)
@@ -142,6 +133,16 @@ def test_interrupt_returns_to_idle_and_next_question_works(page):
     assert page.inner_text("#captions") == ""
     [cut] = page.evaluate("window.avatarChat.turns")
     assert cut["outcome"] == "interrupted"
+    # The transcript strikes through what was never said: the reply is its spoken start and
+    # the struck rest (the long reply was cut in its first sentences).
+    reply = page.locator(".msg.assistant .text").last
+    unspoken = reply.locator(".unspoken")
+    assert unspoken.count() == 1
+    assert _collapse(unspoken.inner_text()) == _collapse(cut["unspoken"])
+    assert cut["unspoken"] and len(cut["unspoken"]) < len(cut["replyText"])
+    assert cut["replyText"].endswith(cut["unspoken"])
+    assert reply.inner_text().startswith("(offline echo)")
+    page.screenshot(path=str(artifacts_dir / "browser_interrupted.png"))
     _wait_idle_playing(page)
     # Late media of the cut turn must not bring the talking video back. The server confirms
     # the interrupt with `interrupted`, after which no media of that turn comes
