@@ -88,6 +88,10 @@ class SessionEvent:
     persona: dict[str, Any] | None = wire(
         "`allowed` (may the client set one), `max_chars`", optional=True
     )
+    max_input_chars: int | None = wire(
+        "the longest `text` the server takes (`text.max_input_chars`); longer gets `text_too_long`",
+        optional=True,
+    )
 
 
 @dataclass(frozen=True, slots=True)

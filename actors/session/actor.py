@@ -35,7 +35,6 @@ from config import Settings, tts_voices
 
 log = logging.getLogger("avatar_chat.session")
 RESTORE_WAIT_S = 120.0  # a restarted actor that no connection restores in this time exits
-OFFER_TIMEOUT_S = 5.0  # asking the Avatar and TTS deployments what may be chosen
 # What a catalog entry carries to the client (the Avatar deployment's ``catalog()``).
 AVATAR_ENTRY_KEYS = ("name", "kind", "width", "height", "thumbnail", "default")
 
@@ -215,6 +214,7 @@ class SessionActor:
             voices=options.wire_voices(),
             languages=options.wire_languages(),
             persona={"allowed": options.allow_persona, "max_chars": options.max_persona_chars},
+            max_input_chars=s.text.max_input_chars,
         )
         return conn, event
 
@@ -268,11 +268,18 @@ class SessionActor:
             wire = new.to_wire(default_avatar=self._options.default_avatar)
             self.conv.put(ConfiguredEvent(wire, info.to_dict(), client_id=client_id or None))
 
+    @property
+    def _deployment_timeout_s(self) -> float:
+        # Asking the Avatar and TTS deployments what may be chosen, or for an avatar's info:
+        # as patient as a session start, since a loaded node answers slowly and a shorter
+        # wait would turn a slow answer into a refusal (or a one-avatar catalog).
+        return self.settings.server.session_start_timeout_s
+
     async def _avatar_info(self, name: str | None) -> AvatarInfo:
         if name is None:
             return self.info
         return await asyncio.wait_for(
-            self._handles["avatar"].info.remote(avatar=name), OFFER_TIMEOUT_S
+            self._handles["avatar"].info.remote(avatar=name), self._deployment_timeout_s
         )
 
     async def _current_info(self) -> AvatarInfo:
@@ -301,7 +308,7 @@ class SessionActor:
     async def _catalog(self) -> list[dict]:
         try:
             catalog = await asyncio.wait_for(
-                self._handles["avatar"].catalog.remote(), OFFER_TIMEOUT_S
+                self._handles["avatar"].catalog.remote(), self._deployment_timeout_s
             )
             entries = [
                 {k: e.get(k) for k in AVATAR_ENTRY_KEYS}
@@ -319,7 +326,8 @@ class SessionActor:
 
     async def _voices(self) -> dict[str, list[str]]:
         try:
-            return await asyncio.wait_for(self._handles["tts"].voices.remote(), OFFER_TIMEOUT_S)
+            call = self._handles["tts"].voices.remote()
+            return await asyncio.wait_for(call, self._deployment_timeout_s)
         except Exception as exc:  # a TTS deployment that does not list them: the settings'
             log.debug("session=%s no voice list from TTS (%s)", self.session_id, exc)
             return tts_voices(self.settings.tts)

@@ -25,7 +25,6 @@ from actors.pipeline.turn import TurnPipeline
 from config import Settings
 
 log = logging.getLogger("avatar_chat.session")
-AVATAR_INFO_TIMEOUT_S = 10.0  # a chosen avatar's info, as a turn starts
 
 
 class DeploymentStages:
@@ -62,7 +61,7 @@ class DeploymentStages:
         if choices.avatar is not None:
             try:
                 call = self._avatar.info.remote(avatar=choices.avatar)
-                info = await asyncio.wait_for(call, AVATAR_INFO_TIMEOUT_S)
+                info = await asyncio.wait_for(call, self._settings.server.session_start_timeout_s)
             except Exception as exc:  # gone from the catalog since it was chosen, or stuck
                 log.warning(
                     "session=%s avatar %r unavailable (%s); this turn shows the default",

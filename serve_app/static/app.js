@@ -190,6 +190,7 @@ function onSession(event) {
   state.busyNotified = false;
   socket.markHealthy();
   choices.onSession(event); // first: the session's language sets the history's `lang`
+  if (event.max_input_chars) $('message').maxLength = event.max_input_chars;
   if (event.resumed) {
     transcript.clear();
     for (const m of event.history || []) transcript.add(m.role, m.content);

@@ -75,6 +75,7 @@ async def test_choices_at_connect_refusals_and_a_configure_reach_the_reply(choic
         assert hello["languages"] == ["auto", "en", "zh"]
         assert hello["voices"] == {"en": ["en-us"], "zh": ["cmn"]}  # espeak's voice tables
         assert hello["persona"] == {"allowed": True, "max_chars": MAX_PERSONA}
+        assert hello["max_input_chars"] == 2000  # the page's input box follows it
         assert [a for a in hello["avatars"] if a["default"]], hello["avatars"]
         assert hello["avatar"]["kind"] == "sprite"
 
