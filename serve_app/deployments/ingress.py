@@ -28,7 +28,6 @@ from serve_app.page import index_response, static_routes
 from serve_app.session_pool import SessionPool
 
 log = logging.getLogger("avatar_chat.ingress")
-_MAX_THUMBNAILS = 256  # avatar thumbnails kept by one Ingress replica
 
 
 @serve.deployment(name="Ingress", ray_actor_options={"num_cpus": 0.1}, max_ongoing_requests=200)
@@ -45,7 +44,6 @@ class Ingress:
         self._avatar_info: AvatarInfo | None = None
         self._idle_clip: bytes | None = None
         self._idle_lock = asyncio.Lock()
-        self._thumbnails: dict[str, bytes] = {}  # avatar name -> JPEG
         self._gate = SocketGate.from_env(allowed_origins=self.settings.server.allowed_origins)
         self._pool = SessionPool(
             self.settings, self._start_session, size=self.settings.server.warm_sessions
@@ -132,15 +130,12 @@ class Ingress:
 
     async def avatar_thumbnail(self, request) -> Response:
         """``/avatars/NAME/thumbnail.jpg``: a small JPEG of the avatar at rest; 404 if unknown."""
-        name = request.path_params["name"]
-        image = self._thumbnails.get(name)
-        if image is None:
-            try:
-                image = await self.handles["avatar"].thumbnail.remote(name)
-            except ValueError:  # the Avatar deployment's answer to a name it does not offer
-                return Response("unknown avatar\n", status_code=404, media_type="text/plain")
-            if len(self._thumbnails) < _MAX_THUMBNAILS:
-                self._thumbnails[name] = image
+        # The Avatar deployment keeps the JPEGs (and drops them when reconfigured); a second
+        # cache here would outlive that. Browsers keep them for an hour.
+        try:
+            image = await self.handles["avatar"].thumbnail.remote(request.path_params["name"])
+        except ValueError:  # the Avatar deployment's answer to a name it does not offer
+            return Response("unknown avatar\n", status_code=404, media_type="text/plain")
         return Response(image, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
     async def websocket(self, websocket) -> None:
