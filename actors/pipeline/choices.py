@@ -10,7 +10,7 @@ is taken whole or not at all. docs/protocol.md ("Session choices") is the client
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from actors.core.errors import ErrorCode
@@ -67,13 +67,7 @@ class SessionChoices:
 
     def to_dict(self) -> dict[str, str | None]:
         """What the session store keeps (``from_dict`` reads it back)."""
-        return {
-            "language": self.language,
-            "avatar": self.avatar,
-            "voice": self.voice,
-            "voice_language": self.voice_language,
-            "persona": self.persona,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> SessionChoices:
