@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import time
 import urllib.request
@@ -26,6 +27,12 @@ DEFAULT_ARGS = {
     # every replica imports (plugins) before it validates the settings.
     "plugins": ["tests.fakes.fake_asr"],
     "asr": {"engine": "scripted", "script": ["What is the weather like?"]},
+}
+
+
+_PROXY_PATIENCE = {
+    "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "60",
+    "RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S": "60",
 }
 
 
@@ -55,6 +62,11 @@ def serve_instance(*, num_cpus: int = 4) -> Iterator[int]:
             raise RuntimeError("Ray is running but was not started by serve_instance")
         yield _serve_port
         return
+    # Serve kills a proxy not ready within 5 s (and one whose health check takes over 10 s);
+    # a 2-core machine kept busy by another process misses both, and then every app fixture
+    # fails. The controller inherits these through the local cluster Ray starts here.
+    for var, seconds in _PROXY_PATIENCE.items():
+        os.environ.setdefault(var, seconds)
     ray.init(
         num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False
     )
