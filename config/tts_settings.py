@@ -84,6 +84,13 @@ class EdgeTTSSettings(_VoiceTable, TTSEngineSettings):
     voices: dict[str, str] = _voices_field({"zh": "zh-CN-XiaoxiaoNeural"})
     proxy: str | None = Field(None, description="http://host:port proxy for edge-tts (None: none).")
     connect_timeout_s: int = Field(10, gt=0, description="edge-tts connection timeout.")
+    reachability_check_s: float = Field(
+        60.0,
+        ge=0,
+        description="How often to check that the service's host (or the proxy) can be reached "
+        "at all (name lookup and TCP connect, 1 s at most). While it cannot, as on a machine "
+        "with no network, `fallback` speaks without counting an outage. 0: never check.",
+    )
 
     @field_validator("voices")
     @classmethod

@@ -19,8 +19,10 @@ class FakeTTS(TTS):
     ``delay_s`` waits before answering; ``fail_times`` makes the first N calls raise
     ``error``; ``hang`` makes calls wait forever (until cancelled); ``refuse_languages``
     makes calls for sentences in those languages raise ``TTSRefused`` (a voice that cannot
-    read them). ``calls`` records every text received, ``languages`` each one's language
-    (``sentence_language``), ``cancelled`` counts calls cancelled while waiting.
+    read them); ``unavailable`` (a reason, or ``None``) is what ``unavailable_reason``
+    answers (an engine that cannot be reached at all). ``calls`` records every text
+    received, ``languages`` each one's language (``sentence_language``), ``cancelled``
+    counts calls cancelled while waiting.
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class FakeTTS(TTS):
         tone_hz: float = 220.0,
         error: type[Exception] = ConnectionError,
         refuse_languages: Collection[str] = (),
+        unavailable: str | None = None,
     ):
         if sample_rate <= 0 or delay_s < 0 or fail_times < 0 or seconds_per_char <= 0:
             raise ValueError("sample_rate and seconds_per_char must be > 0; delays, counts >= 0")
@@ -47,6 +50,7 @@ class FakeTTS(TTS):
         self.tone_hz = tone_hz
         self.error = error
         self.refuse_languages = set(refuse_languages)
+        self.unavailable = unavailable
         self.calls: list[str] = []
         self.languages: list[str] = []
         self.cancelled = 0
@@ -69,6 +73,9 @@ class FakeTTS(TTS):
         if language in self.refuse_languages:
             raise TTSRefused(f"{self.name}: no voice for {language!r}")
         return TTSAudio(self.tone(len(text)), self.sample_rate, self.name, sentence)
+
+    async def unavailable_reason(self) -> str | None:
+        return self.unavailable
 
     def tone(self, n_chars: int) -> np.ndarray:
         n = max(1, round(n_chars * self.seconds_per_char * self.sample_rate))

@@ -23,6 +23,7 @@ from actors.engines.tts import (
     decode_mp3,
     tts_engines,
 )
+from actors.engines.tts.reachability import HostProbe
 from config import EdgeTTSSettings, EspeakTTSSettings, FallbackTTSSettings, Settings
 from tests.fakes.clock import FakeClock
 from tests.fakes.fake_tts import FakeTTS
@@ -109,7 +110,8 @@ async def test_real_edge_tts_unreachable_falls_back_to_real_espeak(
         connections.append(text)
         return real_communicate(text, *args, **kwargs)
 
-    edge = EdgeTTS(proxy=f"http://127.0.0.1:{closed_port}")
+    # The reachability check off: edge-tts is tried and fails, which is an outage.
+    edge = EdgeTTS(proxy=f"http://127.0.0.1:{closed_port}", reachability_check_s=0)
     monkeypatch.setattr(edge_tts, "Communicate", counting_communicate)
     # A timeout no machine reaches: the warning below then shows that edge-tts failed by
     # itself (a refused connection), not by running out of time.
@@ -129,7 +131,7 @@ async def test_real_edge_tts_unreachable_falls_back_to_real_espeak(
 
 
 async def test_real_edge_tts_unreachable_raises_connection_error(closed_port):
-    edge = EdgeTTS(proxy=f"http://127.0.0.1:{closed_port}")
+    edge = EdgeTTS(proxy=f"http://127.0.0.1:{closed_port}", reachability_check_s=0)
     with pytest.raises(aiohttp.ClientConnectionError):
         await edge.synthesize(Sentence("Hello."))
 
@@ -171,6 +173,49 @@ async def test_failed_trial_reopens_breaker_with_a_new_warning(caplog):
     assert primary.calls == ["one", "two"]
     warnings = breaker_warnings(caplog)
     assert len(warnings) == 2 and all("ConnectionError" in w for w in warnings)
+
+
+async def test_offline_edge_tts_is_skipped_without_opening_the_breaker(
+    closed_port, monkeypatch, caplog
+):
+    """No route to the service (here: its proxy refuses): a probe says so, edge-tts is not
+    called at all, espeak speaks English and Chinese with their own voices, and the breaker
+    stays closed: an offline machine is not an outage."""
+    edge = EdgeTTS(proxy=f"http://127.0.0.1:{closed_port}")
+    connections: list[str] = []
+    real_communicate = edge_tts.Communicate
+    monkeypatch.setattr(
+        edge_tts,
+        "Communicate",
+        lambda text, *a, **kw: connections.append(text) or real_communicate(text, *a, **kw),
+    )
+    tts = FallbackTTS(edge, EspeakTTS(), timeout_s=60.0, retry_after_s=30.0)
+
+    english = await tts.synthesize(Sentence("Hello there."))
+    chinese = await tts.synthesize(Sentence("请介绍一下你自己。", index=1))
+    assert english.engine == chinese.engine == "espeak"
+    assert connections == []  # the probe answered; no synthesis was attempted
+    assert not tts.breaker_open
+    assert tts.primary_unavailable and f"127.0.0.1:{closed_port} unreachable" in (
+        tts.primary_unavailable
+    )
+    assert breaker_warnings(caplog) == [
+        f"edge is unavailable ({tts.primary_unavailable}); espeak speaks until it is back "
+        "(no outage counted)"
+    ]  # once, not per sentence
+    assert await tts.unavailable_reason() is None  # espeak is there: the pair still speaks
+
+
+async def test_primary_back_from_unavailable_is_used_again(caplog):
+    caplog.set_level(logging.INFO)
+    primary = FakeTTS(name="edge", unavailable="no network")
+    tts = FallbackTTS(primary, FakeTTS(name="espeak"))
+    assert (await tts.synthesize(Sentence("a"))).engine == "espeak"
+    primary.unavailable = None
+    assert (await tts.synthesize(Sentence("b"))).engine == "edge"
+    assert primary.calls == ["b"] and not tts.breaker_open
+    assert "edge is available again" in breaker_infos(caplog)
+    assert tts.primary_unavailable is None
 
 
 @virtual_time
@@ -309,6 +354,11 @@ def fake_service(monkeypatch) -> type[LanguageAwareCommunicate]:
     monkeypatch.setattr(LanguageAwareCommunicate, "mp3", mp3_sine(330.0, 0.5))
     monkeypatch.setattr(LanguageAwareCommunicate, "received", [])
     monkeypatch.setattr(edge_tts, "Communicate", LanguageAwareCommunicate)
+
+    async def reachable(self) -> bool:  # the stand-in service is always there
+        return True
+
+    monkeypatch.setattr(HostProbe, "reachable", reachable)
     return LanguageAwareCommunicate
 
 

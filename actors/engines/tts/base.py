@@ -57,6 +57,12 @@ class TTS(Engine, ABC):
         Raises ``TTSRefused`` for a sentence the engine will not speak, anything else for
         a failure of the engine or its service."""
 
+    async def unavailable_reason(self) -> str | None:
+        """Why the engine cannot be used at all right now (say, no network for an online
+        engine), found cheaply without synthesis; ``None`` when it can. A composite skips an
+        unavailable engine without counting that as a failure."""
+        return None
+
     async def aclose(self) -> None:  # noqa: B027 - engines with connections override it
         """Release what the engine holds (connections, threads); it is not used afterwards."""
 

@@ -8,6 +8,7 @@ import io
 import av
 import edge_tts
 import numpy as np
+from edge_tts.constants import WSS_URL
 from edge_tts.exceptions import NoAudioReceived
 
 from actors.core.messages import Sentence, TTSAudio
@@ -19,6 +20,7 @@ from actors.engines.tts.base import (
     speakable_text,
     tts_engines,
 )
+from actors.engines.tts.reachability import HostProbe
 from config.tts_settings import EdgeTTSSettings
 
 __all__ = ["EdgeTTS", "decode_mp3"]
@@ -46,8 +48,10 @@ class EdgeTTS(TTS):
     Each sentence is spoken by the voice for its language (``voices``; ``voice`` for English
     and any other). The service streams MP3 (24 kHz mono); it is decoded and resampled to
     ``sample_rate`` in a thread. Needs the network: failures raise (aiohttp / edge_tts
-    errors) for ``FallbackTTS`` to handle; a sentence the service sends no audio for (a
-    voice given text in another language) or a malformed voice raises ``TTSRefused``.
+    errors) for ``FallbackTTS`` to handle; ``unavailable_reason`` says when the service's
+    host cannot be reached at all (no network), checked every ``reachability_check_s``. A
+    sentence the service sends no audio for (a voice given text in another language) or a
+    malformed voice raises ``TTSRefused``.
     Options are ``EdgeTTSSettings`` fields (or that object). Text with nothing to speak
     gives a short silence without calling the service.
     """
@@ -70,6 +74,13 @@ class EdgeTTS(TTS):
         self.sample_rate = s.sample_rate
         self.proxy = s.proxy
         self.connect_timeout_s = s.connect_timeout_s
+        self.probe = HostProbe.for_url(s.proxy or WSS_URL, interval_s=s.reachability_check_s)
+
+    async def unavailable_reason(self) -> str | None:
+        """Why the service (or the proxy) cannot be reached from here, if it cannot."""
+        if await self.probe.reachable():
+            return None
+        return f"{self.probe.host}:{self.probe.port} unreachable ({self.probe.last_error})"
 
     async def synthesize(self, sentence: Sentence) -> TTSAudio:
         spoken = speakable_text(sentence.text)

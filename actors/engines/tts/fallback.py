@@ -2,8 +2,10 @@
 
 ``FallbackTTS`` is a TTS engine made of two: it puts a second engine (offline espeak-ng)
 behind a first one (online edge-tts) with a timeout, and stops trying the first for a while
-after it fails. A sentence the first refuses (``TTSRefused``) goes to the second alone. Its
-settings name both engines, which the registry builds.
+after it fails. A sentence the first refuses (``TTSRefused``) goes to the second alone, and
+while the first is unavailable (its host cannot be reached: no network) the second speaks
+without the breaker being involved. Its settings name both engines, which the registry
+builds.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ class FallbackTTS(TTS):
     it again. Each opening logs one warning with the reason. A refusal (``TTSRefused``: the
     primary will not speak this sentence, say its voice cannot read the text) is no outage:
     the fallback speaks that sentence, one info line says why, and the breaker is left as it
-    was (a refused trial leaves the next call a trial). Fallback errors propagate.
+    was (a refused trial leaves the next call a trial). While the primary says it is
+    unavailable (``unavailable_reason``: an offline machine cannot reach edge-tts at all),
+    it is not called and the breaker is untouched; one warning when that starts, one info
+    line when it ends. Fallback errors propagate.
     """
 
     settings_class = FallbackTTSSettings
@@ -58,6 +63,7 @@ class FallbackTTS(TTS):
         self._clock = clock
         self._opened_at: float | None = None
         self._trial_running = False
+        self.primary_unavailable: str | None = None  # why, while the primary is skipped
 
     @classmethod
     def from_settings(cls, settings: FallbackTTSSettings) -> FallbackTTS:
@@ -74,7 +80,7 @@ class FallbackTTS(TTS):
         return self._opened_at is not None and self._clock() - self._opened_at < self.retry_after_s
 
     async def synthesize(self, sentence: Sentence) -> TTSAudio:
-        if self.breaker_open or self._trial_running:
+        if self.breaker_open or self._trial_running or await self._primary_unavailable():
             return await self.fallback.synthesize(sentence)
         trial = self._opened_at is not None
         self._trial_running = trial
@@ -100,6 +106,11 @@ class FallbackTTS(TTS):
                 self._trial_running = False
         return await self.fallback.synthesize(sentence)
 
+    async def unavailable_reason(self) -> str | None:
+        if await self.primary.unavailable_reason() is None:
+            return None
+        return await self.fallback.unavailable_reason()
+
     async def aclose(self) -> None:
         await self.primary.aclose()
         await self.fallback.aclose()
@@ -117,6 +128,20 @@ class FallbackTTS(TTS):
         if not done:
             raise TimeoutError(f"no audio within {self.timeout_s:g} s")
         return task.result()
+
+    async def _primary_unavailable(self) -> bool:
+        reason = await self.primary.unavailable_reason()
+        if reason and not self.primary_unavailable:
+            log.warning(
+                "%s is unavailable (%s); %s speaks until it is back (no outage counted)",
+                self.primary.name,
+                reason,
+                self.fallback.name,
+            )
+        elif not reason and self.primary_unavailable:
+            log.info("%s is available again", self.primary.name)
+        self.primary_unavailable = reason
+        return reason is not None
 
     def _open(self, err: BaseException) -> None:
         if self.breaker_open:
