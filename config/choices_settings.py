@@ -37,8 +37,8 @@ class ChoicesSettings(Section):
     voices: list[str] = Field(
         default_factory=list,
         description=(
-            "TTS voices (by name) users may choose; empty: every voice in the TTS engine's "
-            "voice tables (`voice`, `voices`; a fallback engine's both)."
+            "TTS voices (by name) users may choose; empty: every voice of the TTS engine "
+            "(`voice`, `voices`, `more_voices`; a fallback engine's both)."
         ),
     )
     allow_persona: bool = Field(
@@ -59,8 +59,8 @@ class ChoicesSettings(Section):
 
 
 def tts_voices(settings: TTSEngineSettings) -> dict[str, list[str]]:
-    """Language code -> the voice names of ``settings``' engine, in table order: an engine's
-    ``voice_table``, and those of the engines inside it (a fallback's primary, then its
+    """Language code -> the voice names of ``settings``' engine, defaults first: an engine's
+    ``voice_choices``, and those of the engines inside it (a fallback's primary, then its
     fallback), each name once per language."""
     out: dict[str, list[str]] = {}
     _collect(settings, out)
@@ -68,12 +68,11 @@ def tts_voices(settings: TTSEngineSettings) -> dict[str, list[str]]:
 
 
 def _collect(settings: BaseModel, out: dict[str, list[str]]) -> None:
-    table = getattr(settings, "voice_table", None)
-    if isinstance(table, dict):
-        for language, voice in table.items():
+    choices = getattr(settings, "voice_choices", None)
+    if isinstance(choices, dict):
+        for language, voices in choices.items():
             names = out.setdefault(language, [])
-            if voice not in names:
-                names.append(voice)
+            names.extend(v for v in voices if v not in names)
     for name in type(settings).model_fields:
         part = getattr(settings, name, None)
         if isinstance(part, TTSEngineSettings):

@@ -65,13 +65,47 @@ def _check_voices(voices: dict[str, str]) -> dict[str, str]:
     return voices
 
 
+def _more_voices_field(defaults: dict[str, list[str]]):
+    return Field(
+        default_factory=lambda: {k: list(v) for k, v in defaults.items()},
+        description=(
+            "Other voices a session may choose, by language code, besides the default ones "
+            "(`voice`, `voices`); a chosen voice speaks that language's sentences."
+        ),
+    )
+
+
+def _check_more_voices(more: dict[str, list[str]]) -> dict[str, list[str]]:
+    for code, names in more.items():
+        if code not in LANGUAGES:
+            raise ValueError(f"unknown language {code!r}; known: {', '.join(LANGUAGES)}")
+        if any(not name.strip() for name in names):
+            raise ValueError(f"a voice for {code!r} is empty")
+    return more
+
+
 class _VoiceTable:
-    """``voice_table`` for the settings of an engine with ``voice`` and ``voices`` fields."""
+    """``voice_table`` and ``voice_choices`` for the settings of an engine with ``voice``,
+    ``voices`` and ``more_voices`` fields."""
 
     @property
     def voice_table(self) -> dict[str, str]:
-        """Language code -> voice: the default language's (``voice``), then ``voices``."""
+        """Language code -> default voice: the default language's (``voice``), then ``voices``."""
         return {DEFAULT_LANGUAGE: self.voice, **self.voices}
+
+    @property
+    def voice_choices(self) -> dict[str, list[str]]:
+        """Language code -> every voice of that language, its default first."""
+        out = {code: [voice] for code, voice in self.voice_table.items()}
+        for code, names in self.more_voices.items():
+            listed = out.setdefault(code, [])
+            listed.extend(n for n in names if n not in listed)
+        return out
+
+    @property
+    def all_voices(self) -> set[str]:
+        """Every voice name of the engine, any language."""
+        return {v for names in self.voice_choices.values() for v in names}
 
 
 class EdgeTTSSettings(_VoiceTable, TTSEngineSettings):
@@ -82,6 +116,9 @@ class EdgeTTSSettings(_VoiceTable, TTSEngineSettings):
         description="edge-tts voice name for English, and for a language `voices` lacks.",
     )
     voices: dict[str, str] = _voices_field({"zh": "zh-CN-XiaoxiaoNeural"})
+    more_voices: dict[str, list[str]] = _more_voices_field(
+        {"en": ["en-US-GuyNeural", "en-GB-SoniaNeural"], "zh": ["zh-CN-YunxiNeural"]}
+    )
     proxy: str | None = Field(None, description="http://host:port proxy for edge-tts (None: none).")
     connect_timeout_s: int = Field(10, gt=0, description="edge-tts connection timeout.")
     reachability_check_s: float = Field(
@@ -97,6 +134,11 @@ class EdgeTTSSettings(_VoiceTable, TTSEngineSettings):
     def _voices(cls, v: dict[str, str]) -> dict[str, str]:
         return _check_voices(v)
 
+    @field_validator("more_voices")
+    @classmethod
+    def _more_voices(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        return _check_more_voices(v)
+
 
 class EspeakTTSSettings(_VoiceTable, TTSEngineSettings):
     engine: Literal["espeak"] = Field("espeak", description="espeak-ng, offline.")
@@ -107,12 +149,20 @@ class EspeakTTSSettings(_VoiceTable, TTSEngineSettings):
         "lacks.",
     )
     voices: dict[str, str] = _voices_field({"zh": "cmn"})
+    more_voices: dict[str, list[str]] = _more_voices_field(
+        {"en": ["en-us+f3", "en-gb-x-rp"], "zh": ["cmn+f3"]}
+    )
     rate_wpm: int = Field(165, ge=80, le=450, description="espeak-ng speaking rate.")
 
     @field_validator("voices")
     @classmethod
     def _voices(cls, v: dict[str, str]) -> dict[str, str]:
         return _check_voices(v)
+
+    @field_validator("more_voices")
+    @classmethod
+    def _more_voices(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        return _check_more_voices(v)
 
 
 TTSChoice = engine_choice(TTSEngineSettings, default="fallback")

@@ -73,7 +73,10 @@ async def test_choices_at_connect_refusals_and_a_configure_reach_the_reply(choic
             "persona": None,
         }
         assert hello["languages"] == ["auto", "en", "zh"]
-        assert hello["voices"] == {"en": ["en-us"], "zh": ["cmn"]}  # espeak's voice tables
+        assert hello["voices"] == {  # espeak's: each language's default, then the others
+            "en": ["en-us", "en-us+f3", "en-gb-x-rp"],
+            "zh": ["cmn", "cmn+f3"],
+        }
         assert hello["persona"] == {"allowed": True, "max_chars": MAX_PERSONA}
         assert hello["max_input_chars"] == 2000  # the page's input box follows it
         assert [a for a in hello["avatars"] if a["default"]], hello["avatars"]
@@ -106,9 +109,9 @@ async def test_choices_at_connect_refusals_and_a_configure_reach_the_reply(choic
         bad = await configure(c, voice=7)
         assert (bad["type"], bad["code"]) == ("error", "bad_message")
 
-        changed = await configure(c, voice="cmn", persona=PERSONA)
+        changed = await configure(c, voice="cmn+f3", persona=PERSONA)
         assert changed["type"] == "configured"
-        assert changed["choices"] == {**hello["choices"], "voice": "cmn", "persona": PERSONA}
+        assert changed["choices"] == {**hello["choices"], "voice": "cmn+f3", "persona": PERSONA}
         assert changed["avatar"] == hello["avatar"]
 
         before = len(llm_server.requests)

@@ -168,12 +168,26 @@ def test_choices_survive_the_session_store():
 
 def test_the_tts_voices_of_each_engine():
     fallback = Settings.load({}, env={}).tts
+    # Each language's defaults first (edge-tts's, then espeak-ng's), then the other voices.
     assert tts_voices(fallback) == {
-        "en": ["en-US-AriaNeural", "en-us"],
-        "zh": ["zh-CN-XiaoxiaoNeural", "cmn"],
+        "en": [
+            "en-US-AriaNeural",
+            "en-US-GuyNeural",
+            "en-GB-SoniaNeural",
+            "en-us",
+            "en-us+f3",
+            "en-gb-x-rp",
+        ],
+        "zh": ["zh-CN-XiaoxiaoNeural", "zh-CN-YunxiNeural", "cmn", "cmn+f3"],
     }
-    espeak = Settings.load({"tts": {"engine": "espeak", "voices": {"zh": "yue"}}}, env={}).tts
+    espeak = Settings.load(
+        {"tts": {"engine": "espeak", "voices": {"zh": "yue"}, "more_voices": {}}}, env={}
+    ).tts
     assert tts_voices(espeak) == {"en": ["en-us"], "zh": ["yue"]}
+    more = Settings.load(
+        {"tts": {"engine": "espeak", "more_voices": {"zh": ["cmn", "yue"]}}}, env={}
+    ).tts
+    assert tts_voices(more) == {"en": ["en-us"], "zh": ["cmn", "yue"]}  # replaced, not merged
 
 
 # --- the persona and the language instruction

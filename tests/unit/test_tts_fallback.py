@@ -515,3 +515,17 @@ def test_settings_choose_the_engine_by_name():
     assert sorted(tts_engines.names()) == ["edge", "espeak", "fallback"]
     with pytest.raises(ValueError, match="unknown TTS engine 'festival'"):
         tts_engines.get("festival")
+
+
+async def test_a_chosen_voice_goes_to_the_engine_that_has_it(fake_service):
+    edge, espeak = EdgeTTS(), EspeakTTS()
+    tts = FallbackTTS(edge, espeak, timeout_s=60.0)
+    assert {"en-US-GuyNeural", "en-us+f3", "cmn+f3"} <= tts.offered
+    guy = await tts.synthesize(Sentence("Hello.", voice="en-US-GuyNeural"))
+    assert guy.engine == "edge" and fake_service.received[-1] == ("Hello.", "en-US-GuyNeural")
+    sent_to_edge = len(fake_service.received)
+    female = await tts.synthesize(Sentence("Hello.", voice="en-us+f3"))
+    default = await espeak.synthesize(Sentence("Hello."))
+    assert female.engine == "espeak" and len(fake_service.received) == sent_to_edge
+    assert not np.array_equal(female.pcm, default.pcm)  # another voice, not espeak's default
+    assert not tts.breaker_open

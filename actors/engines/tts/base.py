@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 
@@ -49,6 +49,7 @@ class TTS(Engine, ABC):
     name: str
     sample_rate: int
     settings_class: type[TTSEngineSettings]
+    offered: frozenset[str] | set[str] = frozenset()  # voices a session may choose (names)
 
     @abstractmethod
     async def synthesize(self, sentence: Sentence) -> TTSAudio:
@@ -84,15 +85,22 @@ def speakable_text(text: str) -> str:
     return " ".join("".join(kept).split())
 
 
-def choose_voice(voices: Mapping[str, str], default: str, sentence: Sentence, engine: str) -> str:
+def choose_voice(
+    voices: Mapping[str, str],
+    default: str,
+    sentence: Sentence,
+    engine: str,
+    *,
+    offered: Collection[str] = (),
+) -> str:
     """The voice in ``voices`` (language code -> voice) for ``sentence``'s language, or
     ``default`` for a language ``voices`` lacks (logged at debug level). A ``sentence.voice``
-    (a session's choice) that is one of ``voices`` or ``default`` wins; one the engine does not
-    have (another engine's, in a fallback pair) is passed over."""
-    if sentence.voice is not None and (
-        sentence.voice == default or sentence.voice in voices.values()
-    ):
-        return sentence.voice
+    (a session's choice) that is ``default``, one of ``voices`` or one of ``offered`` (the
+    engine's other voices) wins; one the engine does not have (another engine's, in a
+    fallback pair) is passed over."""
+    chosen = sentence.voice
+    if chosen is not None and (chosen == default or chosen in voices.values() or chosen in offered):
+        return chosen
     language = sentence_language(sentence)
     voice = voices.get(language)
     if voice is None:

@@ -61,7 +61,7 @@ class EdgeTTS(TTS):
 
     def __init__(self, settings: EdgeTTSSettings | None = None, /, **options) -> None:
         s = self.settings_from(settings, options)
-        for voice in s.voice_table.values():
+        for voice in sorted(s.all_voices):
             try:  # edge-tts checks the voice's form when a Communicate is built (no network)
                 edge_tts.Communicate("probe", voice, proxy=s.proxy)
             except (TypeError, ValueError) as err:
@@ -71,6 +71,7 @@ class EdgeTTS(TTS):
         self.settings = s
         self.voice = s.voice
         self.voices = s.voice_table
+        self.offered = s.all_voices
         self.sample_rate = s.sample_rate
         self.proxy = s.proxy
         self.connect_timeout_s = s.connect_timeout_s
@@ -107,4 +108,4 @@ class EdgeTTS(TTS):
 
     def voice_for(self, sentence: Sentence) -> str:
         """The voice that speaks ``sentence``: the one for its language, else ``voice``."""
-        return choose_voice(self.voices, self.voice, sentence, self.name)
+        return choose_voice(self.voices, self.voice, sentence, self.name, offered=self.offered)

@@ -131,10 +131,11 @@ class EspeakTTS(TTS):
     def __init__(self, settings: EspeakTTSSettings | None = None, /, **options) -> None:
         self.settings = s = self.settings_from(settings, options)
         with _LOCK:
-            for voice in s.voice_table.values():  # fail now, not mid-conversation
+            for voice in sorted(s.all_voices):  # fail now, not mid-conversation
                 _select(_load(), voice, s.rate_wpm)
         self.voice, self.rate_wpm, self.sample_rate = s.voice, s.rate_wpm, s.sample_rate
         self.voices = s.voice_table
+        self.offered = s.all_voices
 
     async def synthesize(self, sentence: Sentence) -> TTSAudio:
         return await asyncio.to_thread(self.synthesize_blocking, sentence)
@@ -156,4 +157,4 @@ class EspeakTTS(TTS):
 
     def voice_for(self, sentence: Sentence) -> str:
         """The voice that speaks ``sentence``: the one for its language, else ``voice``."""
-        return choose_voice(self.voices, self.voice, sentence, self.name)
+        return choose_voice(self.voices, self.voice, sentence, self.name, offered=self.offered)

@@ -36,7 +36,8 @@ class FallbackTTS(TTS):
     was (a refused trial leaves the next call a trial). While the primary says it is
     unavailable (``unavailable_reason``: an offline machine cannot reach edge-tts at all),
     it is not called and the breaker is untouched; one warning when that starts, one info
-    line when it ends. Fallback errors propagate.
+    line when it ends. A sentence whose chosen voice (``Sentence.voice``) only the fallback
+    has goes to the fallback. Fallback errors propagate.
     """
 
     settings_class = FallbackTTSSettings
@@ -60,6 +61,7 @@ class FallbackTTS(TTS):
         self.retry_after_s = retry_after_s
         self.sample_rate = primary.sample_rate
         self.name = f"{primary.name}+{fallback.name}"
+        self.offered = set(primary.offered) | set(fallback.offered)
         self._clock = clock
         self._opened_at: float | None = None
         self._trial_running = False
@@ -80,6 +82,8 @@ class FallbackTTS(TTS):
         return self._opened_at is not None and self._clock() - self._opened_at < self.retry_after_s
 
     async def synthesize(self, sentence: Sentence) -> TTSAudio:
+        if self._fallbacks_voice(sentence.voice):  # a session chose one of its voices
+            return await self.fallback.synthesize(sentence)
         if self.breaker_open or self._trial_running or await self._primary_unavailable():
             return await self.fallback.synthesize(sentence)
         trial = self._opened_at is not None
@@ -128,6 +132,11 @@ class FallbackTTS(TTS):
         if not done:
             raise TimeoutError(f"no audio within {self.timeout_s:g} s")
         return task.result()
+
+    def _fallbacks_voice(self, voice: str | None) -> bool:
+        return voice is not None and voice in self.fallback.offered and (
+            voice not in self.primary.offered
+        )
 
     async def _primary_unavailable(self) -> bool:
         reason = await self.primary.unavailable_reason()
