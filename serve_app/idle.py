@@ -14,9 +14,13 @@ from config import Settings
 IDLE_HALF_FRAMES = 60  # 2.4 s forward, then back: about 4.7 s per loop
 
 
-async def render_idle_clip(avatar, info: dict, settings: Settings) -> bytes:
-    """Frames 0..N-1 then N-2..1 (a palindrome), so a looping player never jumps."""
-    frames = await avatar.idle.remote(IDLE_HALF_FRAMES, 0)
+async def render_idle_clip(
+    avatar, info: AvatarInfo, settings: Settings, name: str | None = None
+) -> bytes:
+    """Frames 0..N-1 then N-2..1 (a palindrome), so a looping player never jumps.
+
+    ``avatar`` is the Avatar deployment's handle, ``name`` the avatar (None: the server's)."""
+    frames = await avatar.idle.remote(IDLE_HALF_FRAMES, 0, name)
     loop = np.concatenate([frames, frames[-2:0:-1]])
     return await asyncio.to_thread(_encode, loop, info, settings)
 

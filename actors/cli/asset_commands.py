@@ -22,9 +22,14 @@ def fail(message: str, code: int) -> int:
     return code
 
 
+def _note(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 def _avatar_prepare(args: argparse.Namespace, settings) -> int:
-    from actors.engines.avatar.prepare import prepare_avatar, validate_name
-    from models.registry import ModelMissing, require_model
+    from actors.engines.avatar.prepare import DETECTOR, prepare_avatar, validate_name
+    from models.ensure import ensure_model
+    from models.registry import ModelMissing
 
     try:
         validate_name(args.name)
@@ -32,9 +37,9 @@ def _avatar_prepare(args: argparse.Namespace, settings) -> int:
         return fail(str(exc), EXIT_BAD_INPUT)
     if not args.input.is_file():
         return fail(f"avatar input not found: {args.input}", EXIT_BAD_INPUT)
-    try:
-        require_model("face_detection_short_range", settings.models_dir)
-    except ModelMissing as exc:
+    try:  # on first use the detector is downloaded (a progress bar on stderr)
+        ensure_model(DETECTOR, settings.models_dir, log=_note)
+    except ModelMissing as exc:  # offline: it names the file and the command to install it
         return fail(f"cannot detect faces: {exc}", EXIT_FAILED)
     print(f"preparing avatar {args.name!r} from {args.input} ...", file=sys.stderr)
     t0 = time.perf_counter()
@@ -141,7 +146,8 @@ def _models_fetch(args: argparse.Namespace, settings) -> int:
 
 def _models_quantize(args: argparse.Namespace, settings) -> int:
     from actors.engines.avatar.calibration import portrait_crops, quantize_model
-    from actors.engines.avatar.prepare import AvatarPack
+    from actors.engines.avatar.prepare import DETECTOR, AvatarPack
+    from models.ensure import ensure_model
     from models.registry import ModelMissing, get_spec, require_model
 
     if args.name not in ("wav2lip", "wav2lip_gan") or not 8 <= args.frames <= 256:
@@ -149,7 +155,7 @@ def _models_quantize(args: argparse.Namespace, settings) -> int:
     try:
         require_model(args.name, settings.models_dir)
         if args.image:
-            require_model("face_detection_short_range", settings.models_dir)
+            ensure_model(DETECTOR, settings.models_dir, log=_note)
             crops = portrait_crops(args.image, models_dir=settings.models_dir)
         else:
             name = args.avatar or settings.avatar.name or _first_avatar(settings.avatars_dir)

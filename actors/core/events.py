@@ -76,8 +76,9 @@ class SessionEvent:
     llm: dict[str, Any] = wire("`offline`, `model`")
     choices: dict[str, Any] | None = wire(_CHOICES_DOC, optional=True)
     avatars: list[dict[str, Any]] | None = wire(
-        "the avatars that may be chosen: `name`, `kind`, `width`, `height`, `thumbnail` (a URL "
-        "path), `default` (true for the server's own)",
+        "the avatars that may be chosen: `name`, `kind`, `width`, `height`, `thumbnail` and "
+        "`idle` (URL paths: a still JPEG, the looping clip at rest), `default` (true for the "
+        "server's own)",
         optional=True,
     )
     voices: dict[str, list[str]] | None = wire(

@@ -36,7 +36,7 @@ from config import Settings, tts_voices
 log = logging.getLogger("avatar_chat.session")
 RESTORE_WAIT_S = 120.0  # a restarted actor that no connection restores in this time exits
 # What a catalog entry carries to the client (the Avatar deployment's ``catalog()``).
-AVATAR_ENTRY_KEYS = ("name", "kind", "width", "height", "thumbnail", "default")
+AVATAR_ENTRY_KEYS = ("name", "kind", "width", "height", "thumbnail", "idle", "default")
 
 
 @ray.remote
@@ -321,7 +321,8 @@ class SessionActor:
         if not entries:
             i = self.info  # the one avatar there is: the server's
             entry = {"name": i.name or i.kind, "kind": i.kind, "width": i.width}
-            entries = [{**entry, "height": i.height, "thumbnail": None, "default": True}]
+            entries = [{**entry, "height": i.height, "thumbnail": None, "idle": None}]
+            entries[0]["default"] = True
         return entries
 
     async def _voices(self) -> dict[str, list[str]]:

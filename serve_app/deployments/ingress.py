@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 
 from ray import serve
 from starlette.applications import Starlette
@@ -28,6 +29,7 @@ from serve_app.page import index_response, static_routes
 from serve_app.session_pool import SessionPool
 
 log = logging.getLogger("avatar_chat.ingress")
+IDLE_CLIPS_KEPT = 8
 
 
 @serve.deployment(name="Ingress", ray_actor_options={"num_cpus": 0.1}, max_ongoing_requests=200)
@@ -42,7 +44,7 @@ class Ingress:
         if asr is not None:
             self.handles["asr"] = asr
         self._avatar_info: AvatarInfo | None = None
-        self._idle_clip: bytes | None = None
+        self._idle_clips: OrderedDict[str, bytes] = OrderedDict()  # avatar name -> clip
         self._idle_lock = asyncio.Lock()
         self._gate = SocketGate.from_env(allowed_origins=self.settings.server.allowed_origins)
         self._pool = SessionPool(
@@ -80,6 +82,7 @@ class Ingress:
                 Route("/healthz", self.healthz),
                 Route("/idle.mp4", self.idle_clip),
                 Route("/avatars/{name}/thumbnail.jpg", self.avatar_thumbnail),
+                Route("/avatars/{name}/idle.mp4", self.avatar_idle_clip),
                 WebSocketRoute("/ws", self.websocket),
                 *static_routes(test_view=self.settings.server.test_view),
             ],
@@ -116,17 +119,31 @@ class Ingress:
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def idle_clip(self, request) -> Response:
+        """``/idle.mp4``: the server's own avatar at rest, a seamless loop."""
+        return await self._idle_response("", None)  # "": no name, the server's own
+
+    async def avatar_idle_clip(self, request) -> Response:
+        """``/avatars/NAME/idle.mp4``: that avatar's idle loop; 404 if it is not offered."""
+        name = request.path_params["name"]
+        try:
+            await self.handles["avatar"].info.remote(name)
+        except ValueError:
+            return Response("unknown avatar\n", status_code=404, media_type="text/plain")
+        return await self._idle_response(name, name)
+
+    async def _idle_response(self, key: str, name: str | None) -> Response:
+        # Rendered once per avatar (a few seconds of frames and an encode), the last
+        # IDLE_CLIPS_KEPT kept: browsers also cache them for an hour.
         async with self._idle_lock:
-            if self._idle_clip is None:
-                info = await self.avatar_info()
-                self._idle_clip = await render_idle_clip(
-                    self.handles["avatar"], info, self.settings
-                )
-        return Response(
-            self._idle_clip,
-            media_type="video/mp4",
-            headers={"Cache-Control": "max-age=3600"},
-        )
+            clip = self._idle_clips.get(key)
+            if clip is None:
+                info = await self.handles["avatar"].info.remote(name)
+                clip = await render_idle_clip(self.handles["avatar"], info, self.settings, name)
+                self._idle_clips[key] = clip
+                while len(self._idle_clips) > IDLE_CLIPS_KEPT:
+                    self._idle_clips.popitem(last=False)
+            self._idle_clips.move_to_end(key)
+        return Response(clip, media_type="video/mp4", headers={"Cache-Control": "max-age=3600"})
 
     async def avatar_thumbnail(self, request) -> Response:
         """``/avatars/NAME/thumbnail.jpg``: a small JPEG of the avatar at rest; 404 if unknown."""

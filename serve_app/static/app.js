@@ -212,14 +212,25 @@ function showAvatar(info, entry, how) {
   if (!player.currentTurnId) fitStage(info.width, info.height);
   $('avatar-note').textContent = info.note || '';
   $('avatar-note').hidden = !info.note;
-  // /idle.mp4 loops the server's own avatar: any other rests as its still picture instead.
-  const still = $('idle-still');
-  const own = !entry || entry.default || !entry.thumbnail;
-  if (!own) still.src = thumbnailSrc(entry.thumbnail);
-  still.hidden = own;
+  showIdle(entry);
   if (how === 'configured' && [...turns.values()].some(isActive)) {
     toast('Your choice applies from the next reply.', { kind: 'info', ms: 3000 });
   }
+}
+
+/** At rest the stage loops the chosen avatar's idle clip (idle.mp4 is the server's own);
+ *  its still picture stands in while a new clip loads. */
+function showIdle(entry) {
+  const own = !entry || entry.default || !entry.idle;
+  const src = own ? 'idle.mp4' : thumbnailSrc(entry.idle);
+  if (idleVideo.getAttribute('src') === src) return;
+  const still = $('idle-still');
+  if (entry?.thumbnail) still.src = thumbnailSrc(entry.thumbnail);
+  still.hidden = !entry?.thumbnail;
+  $('stage').classList.remove('no-idle');
+  idleVideo.addEventListener('loadeddata', () => { still.hidden = true; }, { once: true });
+  idleVideo.src = src;
+  idleVideo.play().catch(() => {});
 }
 
 function setVoice(phase) {

@@ -116,7 +116,15 @@ def test_the_chosen_avatar_talks_in_chinese_with_chinese_captions(page, artifact
     avatar = page.evaluate("window.avatarChat.avatar")
     aspect = page.evaluate("getComputedStyle(document.getElementById('stage')).aspectRatio")
     assert aspect.replace(" ", "") == f"{avatar['width']}/{avatar['height']}"
-    assert page.is_visible("#idle-still")
+    # At rest it loops that avatar's own idle clip, which replaces the still picture.
+    page.wait_for_function(
+        """() => {
+            const v = document.getElementById('idle-video');
+            return v.getAttribute('src') === 'avatars/sprite:night/idle.mp4'
+                && v.readyState >= 2 && document.getElementById('idle-still').hidden;
+        }""",
+        timeout=30_000,
+    )
 
     page.fill("#message", CHINESE_QUESTION)
     page.click("#send")

@@ -292,7 +292,18 @@ async def test_catalog_and_thumbnails_of_every_avatar(apps):
     assert np.abs(images["astro"][:, :, ::-1].astype(int) - small).mean() < 8  # RGB, BGR
     assert np.abs(images["mirror"][:, ::-1].astype(int) - images["astro"]).mean() < 8
     for bad in ("nobody", "sprite:pink"):
-        status, _, _ = await asyncio.to_thread(http_get, f"{apps.base}/avatars/{bad}/thumbnail.jpg")
-        assert status == 404, bad
+        for what in ("thumbnail.jpg", "idle.mp4"):
+            status, _, _ = await asyncio.to_thread(http_get, f"{apps.base}/avatars/{bad}/{what}")
+            assert status == 404, (bad, what)
+    # Each avatar's idle loop is its own: the first frame decodes to that avatar at rest.
+    firsts = {}
+    for name in ("astro", "mirror"):
+        entry = next(e for e in catalog if e["name"] == name)
+        status, kind, body = await asyncio.to_thread(http_get, apps.base + entry["idle"])
+        assert (status, kind) == (200, "video/mp4"), entry
+        with av.open(io.BytesIO(body)) as clip:
+            firsts[name] = next(clip.decode(video=0)).to_ndarray(format="rgb24")
+    assert np.abs(firsts["astro"].astype(int) - apps.pack.frames[0]).mean() < 8
+    assert np.abs(firsts["mirror"][:, ::-1].astype(int) - firsts["astro"]).mean() < 8
     with pytest.raises(ValueError, match="unknown avatar 'nobody'"):
         await avatar_handle().info.remote("nobody")

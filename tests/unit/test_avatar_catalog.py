@@ -86,13 +86,17 @@ def test_packs_are_listed_with_sizes_and_thumbnail_urls(avatars):
     (avatars / "old" / "meta.json").write_text('{"version": 0, "size": [8, 8]}')
     assert catalog.entries() == [
         {"name": "sprite", "kind": "sprite", "width": 256, "height": 256,
-         "thumbnail": "/avatars/sprite/thumbnail.jpg", "default": False},
+         "thumbnail": "/avatars/sprite/thumbnail.jpg",
+         "idle": "/avatars/sprite/idle.mp4", "default": False},
         {"name": "sprite:night", "kind": "sprite", "width": 256, "height": 256,
-         "thumbnail": "/avatars/sprite:night/thumbnail.jpg", "default": False},
+         "thumbnail": "/avatars/sprite:night/thumbnail.jpg",
+         "idle": "/avatars/sprite:night/idle.mp4", "default": False},
         {"name": "dark", "kind": "wav2lip", "width": 256, "height": 256,
-         "thumbnail": "/avatars/dark/thumbnail.jpg", "default": False},
+         "thumbnail": "/avatars/dark/thumbnail.jpg",
+         "idle": "/avatars/dark/idle.mp4", "default": False},
         {"name": "light", "kind": "wav2lip", "width": 256, "height": 256,
-         "thumbnail": "/avatars/light/thumbnail.jpg", "default": True},
+         "thumbnail": "/avatars/light/thumbnail.jpg",
+         "idle": "/avatars/light/idle.mp4", "default": True},
     ]  # fmt: skip
     info = catalog.info("light", catalog.get(None))
     assert (info.kind, info.name, info.precision, info.note) == ("wav2lip", "light", "fp32", "")

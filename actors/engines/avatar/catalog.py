@@ -37,7 +37,14 @@ from actors.engines.avatar.sprite_face import PALETTES
 from actors.engines.avatar.wav2lip import Wav2LipAvatar, pack_missing, unavailable_reason
 from config import Settings
 
-__all__ = ["SPRITE", "THUMBNAIL_PX", "AvatarCatalog", "sprite_name", "thumbnail_url"]
+__all__ = [
+    "SPRITE",
+    "THUMBNAIL_PX",
+    "AvatarCatalog",
+    "idle_url",
+    "sprite_name",
+    "thumbnail_url",
+]
 
 SPRITE = "sprite"
 THUMBNAIL_PX = 128  # the long side of a thumbnail
@@ -52,6 +59,11 @@ def sprite_name(palette: str) -> str:
 def thumbnail_url(name: str) -> str:
     """Where the Ingress serves ``name``'s thumbnail (relative to the application's root)."""
     return f"/avatars/{name}/thumbnail.jpg"
+
+
+def idle_url(name: str) -> str:
+    """Where the Ingress serves ``name``'s idle loop (relative to the application's root)."""
+    return f"/avatars/{name}/idle.mp4"
 
 
 class AvatarCatalog:
@@ -100,8 +112,9 @@ class AvatarCatalog:
         return [e["name"] for e in self.entries()]
 
     def entries(self) -> list[dict]:
-        """What may be chosen: ``name``, ``kind``, ``width``, ``height``, ``thumbnail`` (its
-        URL) and ``default`` (the avatar of a session that names none), for each avatar."""
+        """What may be chosen, for each avatar: ``name``, ``kind``, ``width``, ``height``,
+        ``thumbnail`` and ``idle`` (their URLs), ``default`` (the avatar of a session that
+        names none)."""
         size = self._settings.avatar.size
         found = [(sprite_name(p), "sprite", size, size) for p in PALETTES]
         for path in self._pack_dirs():
@@ -110,7 +123,7 @@ class AvatarCatalog:
                 found.append((path.name, "wav2lip", w, h))
         return [
             {"name": n, "kind": k, "width": w, "height": h, "thumbnail": thumbnail_url(n),
-             "default": n == self.default}
+             "idle": idle_url(n), "default": n == self.default}
             for n, k, w, h in found
         ]  # fmt: skip
 

@@ -1,4 +1,8 @@
-"""MediaPipe BlazeFace (short range) face detection through ONNX Runtime on the CPU."""
+"""MediaPipe BlazeFace (short range) face detection on the CPU: letterbox, decode, merge.
+
+The network itself runs in ``face_model`` (LiteRT for MediaPipe's .tflite, ONNX Runtime for
+an ONNX export); this module only prepares its input and decodes its 896 anchor outputs.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from actors.engines.avatar.face_model import open_blazeface
 
 INPUT_SIZE = 128
 # (grid size, stride, anchors per cell) of the short-range model's two SSD layers.
@@ -47,6 +53,8 @@ class BlazeFaceDetector:
 
     The image is letterboxed (padded to a square, aspect kept) to 128x128; the model's 896
     anchor predictions are decoded, thresholded and merged by weighted non-maximum suppression.
+    ``model_path`` is a ``.tflite`` (LiteRT) or ``.onnx`` (ONNX Runtime) file of the same
+    network (``face_model.open_blazeface``); the decoding is the same for both.
     """
 
     def __init__(
@@ -59,14 +67,7 @@ class BlazeFaceDetector:
         model_path = Path(model_path)
         if not model_path.is_file():
             raise FileNotFoundError(f"BlazeFace model not found: {model_path}")
-        import onnxruntime as ort  # imported here so pack loading never pulls it in
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # a 128x128 model: threads cost more than they gain
-        self._session = ort.InferenceSession(
-            str(model_path), options, providers=["CPUExecutionProvider"]
-        )
-        self._input_name = self._session.get_inputs()[0].name
+        self._model = open_blazeface(model_path)
         self.model_path = model_path
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
@@ -78,9 +79,7 @@ class BlazeFaceDetector:
                 f"expected uint8 [H, W, 3] RGB, got {image_rgb.dtype} {image_rgb.shape}"
             )
         tensor, scale, pad = _letterbox(image_rgb)
-        regressors, logits = self._session.run(
-            ["regressors", "classificators"], {self._input_name: tensor}
-        )
+        regressors, logits = self._model(tensor)
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits[0, :, 0].astype(np.float64), -100.0, 100.0)))
         keep = scores >= self.score_threshold
         if not keep.any():

@@ -6,7 +6,6 @@ loading live in ``actors.engines.avatar.pack`` (re-exported here).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +16,8 @@ import numpy as np
 from actors.engines.avatar import faces
 from actors.engines.avatar.pack import PACK_VERSION, AvatarPack, validate_name
 from actors.engines.avatar.pasteback import CROP_SIZE, feather_mask
+from models.registry import model_path as registry_path
+from models.registry import sha256_file
 
 __all__ = [
     "PACK_VERSION",
@@ -27,7 +28,7 @@ __all__ = [
     "validate_name",
 ]
 
-DETECTOR_FILE = "face_detection_short_range.onnx"
+DETECTOR = "face_detection_short_range"  # its registry name: the file is the registry's
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 VIDEO_SUFFIXES = {".mp4", ".webm", ".mov"}
 
@@ -56,7 +57,9 @@ def prepare_avatar(
 
     ``pad_bottom`` extends the face box downwards by that fraction of its height (Wav2Lip's
     crop pads the bottom so the chin is inside). Inputs larger than ``max_side`` on their long
-    side are downscaled; the factor is kept in ``meta["scale"]``.
+    side are downscaled; the factor is kept in ``meta["scale"]``. Faces are found by the
+    registry's face detector file in ``models_dir`` (``face_detection_short_range.tflite``),
+    or by what ``detector_factory`` makes of that path.
     """
     validate_name(name)
     if max_frames < 1 or max_side < 128 or smooth_window < 1 or not 0 <= pad_bottom <= 0.5:
@@ -78,7 +81,7 @@ def prepare_avatar(
             f"({', '.join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))})"
         )
 
-    model_path = Path(models_dir) / DETECTOR_FILE
+    model_path = registry_path(DETECTOR, models_dir)
     detector = (detector_factory or faces.BlazeFaceDetector)(model_path)
     chosen = _track_faces(frames, detector, input_path)
     smoothed = _smooth(np.array([[f.x, f.y, f.w, f.h] for f in chosen]), smooth_window)
@@ -109,8 +112,8 @@ def prepare_avatar(
         "scale": scale,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "detector": {
-            "model": DETECTOR_FILE,
-            "sha256": _sha256(model_path) if model_path.is_file() else None,
+            "model": model_path.name,
+            "sha256": sha256_file(model_path) if model_path.is_file() else None,
         },
         "mouth_xy": [round(float(v), 4) for v in mouth_xy],
     }
@@ -198,11 +201,3 @@ def _crop_box(xywh: np.ndarray, shape: tuple, pad_bottom: float) -> list[int]:
     if x1 - x0 < 8 or y1 - y0 < 8:
         raise NoFaceFoundError(f"face box {xywh.round(1).tolist()} is too small or off-frame")
     return [x0, y0, x1, y1]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

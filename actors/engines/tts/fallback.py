@@ -134,8 +134,10 @@ class FallbackTTS(TTS):
         return task.result()
 
     def _fallbacks_voice(self, voice: str | None) -> bool:
-        return voice is not None and voice in self.fallback.offered and (
-            voice not in self.primary.offered
+        return (
+            voice is not None
+            and voice in self.fallback.offered
+            and (voice not in self.primary.offered)
         )
 
     async def _primary_unavailable(self) -> bool:
