@@ -17,6 +17,7 @@ from actors.core.events import (
     InterruptedEvent,
     PongEvent,
     ServerEvent,
+    ServerRestartingEvent,
     TurnEndEvent,
     TurnStartEvent,
 )
@@ -28,6 +29,7 @@ from config import Settings
 from serve_app.protocol import (
     CLOSE_CAPACITY,
     CLOSE_REPLACED,
+    CLOSE_RESTARTING,
     CLOSE_TOO_BIG,
     ByteBudget,
     ProtocolError,
@@ -44,7 +46,7 @@ from serve_app.session_pool import (
     find_session_actor,
     new_session_id,
 )
-from serve_app.session_restore import restore_session
+from serve_app.session_restore import restore_session, wait_name_free
 
 log = logging.getLogger("avatar_chat.ingress")
 MAX_AUDIO_IN_FLIGHT = 25  # half a second of 20 ms messages
@@ -61,9 +63,11 @@ class SessionContext:
     directory: object  # SessionDirectory handle
     store: object  # SessionStore handle
     pool: object = None  # SessionPool, or None
+    generation: str = ""  # the deployed code's version; sessions carry the one that started them
 
     def start_args(self, info: dict, *, restore: bool = False) -> tuple[tuple, dict]:
         kwargs = {"directory": self.directory, "store": self.store, "restore": restore}
+        kwargs["generation"] = self.generation
         return (self.settings_dict, self.handles, info), kwargs
 
 
@@ -137,6 +141,13 @@ class Connection:
         elif outcome == "ended":
             await self._close(1000, "session ended")
 
+    async def restart(self, message: str) -> None:
+        """This ingress is stopping: say so and close with 1012. The relay then ends as if
+        the client had left, so the session waits (detached) for the client to resume it."""
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await self._send_event(ServerRestartingEvent(message))
+        await self._close(CLOSE_RESTARTING, "server restarting")
+
     async def _relay(self) -> str:
         """Until the client leaves (``closed``), another connection takes the session
         (``replaced``), the session ends (``ended``) or its actor dies (``lost``)."""
@@ -193,6 +204,8 @@ class Connection:
             return None
         if state == "ended":
             return None
+        if state == "live" and await actor.generation.remote() != self.ctx.generation:
+            return await self._renew(session_id, actor, avatar_info)
         if state == "new":  # restarted after its process died, and nobody restored it yet
             self.actor = actor
             if not await self._restore(session_id, avatar_info, announce=False):
@@ -201,6 +214,21 @@ class Connection:
         if not await self._admit(session_id):
             return None
         return actor, session_id, True
+
+    async def _renew(self, session_id: str, old, avatar_info: AvatarInfo):
+        """The session was started by code the application has since replaced (a redeploy):
+        the old actor retires, keeping the saved history, and a new one, running this code,
+        takes the session id and restores it."""
+        log.info("session=%s started by an older deployment: renewing it", session_id)
+        with contextlib.suppress(*_ACTOR_GONE):
+            await old.retire.remote()
+        if not await wait_name_free(session_id):
+            return None
+        self.actor = create_session_actor(session_id, self.settings)
+        if not await self._restore(session_id, avatar_info, announce=False):
+            end_session_actor(self.actor)
+            return None
+        return self.actor, session_id, True
 
     async def _admit(self, session_id: str) -> bool:
         decision = await self.ctx.directory.admit.remote(session_id, self.client)

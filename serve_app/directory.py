@@ -59,6 +59,19 @@ class SessionDirectory:
     async def count(self) -> int:
         return self._book.count()
 
+    async def end_all(self) -> int:
+        """The application is being deleted: kill every session actor that holds a slot
+        (no restart) and release the slots; returns how many."""
+        from serve_app.session_pool import end_session_actor, find_session_actor
+
+        sessions = list(self._book.sessions())
+        for sid in sessions:
+            actor = await asyncio.to_thread(find_session_actor, sid)
+            if actor is not None:
+                end_session_actor(actor)
+            self._book.release(sid)
+        return len(sessions)
+
     async def reconcile(self) -> int:
         """Drop the slots of sessions whose actor no longer exists; returns how many."""
         from serve_app.session_pool import find_session_actor

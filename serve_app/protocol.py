@@ -22,6 +22,7 @@ from actors.pipeline.choices import CHOICE_KEYS
 CLOSE_CAPACITY = 1013  # "try again later"
 CLOSE_TOO_BIG = 1009
 CLOSE_REPLACED = 4001  # another connection resumed the session
+CLOSE_RESTARTING = 1012  # "service restart": this ingress is stopping; reconnect and resume
 
 
 class ProtocolError(ValueError):

@@ -129,8 +129,22 @@ class SessionPool:
             log.warning("could not pre-start a session actor", exc_info=True)
             if actor is not None:
                 end_session_actor(actor)
+        except asyncio.CancelledError:  # the pool is closing
+            if actor is not None:
+                end_session_actor(actor)
+            raise
         finally:
             self._starting -= 1
+
+    def close(self) -> int:
+        """End every actor ready or starting (this ingress is going away); how many."""
+        self.size = 0
+        ended = len(self._ready) + self._starting
+        while self._ready:
+            end_session_actor(self._ready.popleft()[1])
+        for task in list(self._tasks):
+            task.cancel()
+        return ended
 
     def _drop_stale(self) -> None:
         limit = time.monotonic() - (self._ttl_s - _REPLACE_BEFORE_S)

@@ -66,3 +66,18 @@ def actor_pid(actor) -> int:
     from ray._private import state
 
     return int((state.actors(actor._actor_id.hex()) or {}).get("Pid", 0))
+
+
+async def wait_name_free(session_id: str, timeout_s: float = 30.0) -> bool:
+    """Wait until no actor holds ``session_id``'s name (an ended actor lets go of it once
+    its process is gone); False if it is still held after ``timeout_s``."""
+    from serve_app.session_pool import find_session_actor
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while await asyncio.to_thread(find_session_actor, session_id) is not None:
+        if loop.time() > deadline:
+            log.warning("session=%s: the old actor still holds its name", session_id)
+            return False
+        await asyncio.sleep(_POLL_S)
+    return True

@@ -28,6 +28,7 @@ __all__ = [
     "ReplyDeltaEvent",
     "SentenceEvent",
     "ServerEvent",
+    "ServerRestartingEvent",
     "SessionEvent",
     "SpeechEndedEvent",
     "SpeechStartedEvent",
@@ -225,6 +226,16 @@ class PongEvent:
     TYPE: ClassVar[str] = "pong"
 
 
+@dataclass(frozen=True, slots=True)
+class ServerRestartingEvent:
+    """the server is stopping this connection's ingress (a redeploy, a scale-down, the app
+    being deleted); the socket closes next with code 1012. Reconnect with the session id:
+    the session resumes, with its history, on the next ingress that answers"""
+
+    TYPE: ClassVar[str] = "server_restarting"
+    message: str = wire()
+
+
 # In the order docs/protocol.md lists them.
 EVENTS = (
     SessionEvent,
@@ -240,6 +251,7 @@ EVENTS = (
     InterruptedEvent,
     ErrorEvent,
     PongEvent,
+    ServerRestartingEvent,
 )
 ServerEvent = (
     SessionEvent
@@ -255,4 +267,5 @@ ServerEvent = (
     | InterruptedEvent
     | ErrorEvent
     | PongEvent
+    | ServerRestartingEvent
 )

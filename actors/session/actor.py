@@ -51,6 +51,7 @@ class SessionActor:
         cv2.setNumThreads(1)
         self.session_id = session_id
         self._started = False
+        self._generation = ""
         self._ended = False
         self._conn = 0  # connections attached so far
         self._tasks: set[asyncio.Task] = set()
@@ -99,12 +100,14 @@ class SessionActor:
         directory=None,
         store=None,
         restore: bool = False,
+        generation: str = "",
     ) -> None:
         """Become the session: settings, deployment handles and the avatar's description.
 
         ``directory`` holds the session's admission slot (released when it ends); ``store``
         keeps its history beyond this process; ``restore``: this actor was restarted after
-        its process died, so the history comes back from ``store``.
+        its process died, so the history comes back from ``store``; ``generation``: the
+        version of the deployed code that started it (see ``retire``).
         """
         if self._started:
             raise RuntimeError(f"session {self.session_id} is already started")
@@ -113,6 +116,7 @@ class SessionActor:
         self.settings = Settings.load(settings)  # the API key comes from the environment
         self.info = info
         self._directory, self._store = directory, store
+        self._generation = generation
         self._handles = handles
         history = ChatHistory(max_messages=self.settings.llm.max_history_messages)
         choices = SessionChoices()
@@ -429,9 +433,19 @@ class SessionActor:
     async def alive(self) -> bool:
         return not self._ended
 
-    async def end(self, reason: str = "closed") -> None:
-        """End the session: its streams close, its slot and saved state go, and the actor
-        process exits (it holds ~100 MB that a new session may need)."""
+    async def generation(self) -> str:
+        """The version of the deployed code that started this session."""
+        return self._generation
+
+    async def retire(self) -> None:
+        """The application was redeployed: end this actor but keep the saved state, which
+        an actor of the new code restores under the same session id."""
+        await self.end("retired: the application was redeployed", keep_saved=True)
+
+    async def end(self, reason: str = "closed", *, keep_saved: bool = False) -> None:
+        """End the session: its streams close, its slot and saved state (unless
+        ``keep_saved``) go, and the actor process exits (it holds ~100 MB that a new
+        session may need)."""
         if self._ended:
             return
         self._ended = True
@@ -446,7 +460,7 @@ class SessionActor:
         with contextlib.suppress(Exception):  # the directory or store may be gone already
             if self._directory is not None:
                 await self._directory.release.remote(self.session_id)
-            if self._store is not None:
+            if self._store is not None and not keep_saved:
                 await self._store.delete.remote(self.session_id)
         self._spawn(self._exit_soon())
 

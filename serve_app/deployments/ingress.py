@@ -21,6 +21,12 @@ from actors.engines.avatar.base import AvatarInfo
 from actors.session.metrics import record_sessions
 from actors.session.store import get_store
 from config import Settings
+from serve_app.app_lifecycle import (
+    RESTART_MESSAGE,
+    application_is_going_away,
+    end_application_actors,
+    replica_state,
+)
 from serve_app.connection import Connection, SessionContext, client_address
 from serve_app.directory import get_directory
 from serve_app.http_security import SecurityHeaders, SocketGate
@@ -30,6 +36,7 @@ from serve_app.session_pool import SessionPool
 
 log = logging.getLogger("avatar_chat.ingress")
 IDLE_CLIPS_KEPT = 8
+STOP_POLL_S = 1.0  # how often a replica with sockets asks whether Serve is stopping it
 
 
 @serve.deployment(name="Ingress", ray_actor_options={"num_cpus": 0.1}, max_ongoing_requests=200)
@@ -51,6 +58,9 @@ class Ingress:
             self.settings, self._start_session, size=self.settings.server.warm_sessions
         )
         self._ctx: SessionContext | None = None
+        self._connections: set[Connection] = set()
+        self._stopping = False
+        self._stop_watch: asyncio.Task | None = None
 
     async def check_health(self) -> None:
         """Serve calls this every few seconds: keeps the warm session actors topped up."""
@@ -64,7 +74,8 @@ class Ingress:
     async def _context(self) -> SessionContext:
         """The application's admission directory and session store, found on first use."""
         if self._ctx is None:
-            app = serve.get_replica_context().app_name
+            replica = serve.get_replica_context()
+            app = replica.app_name
             self._ctx = SessionContext(
                 settings=self.settings,
                 settings_dict=self.settings_dict,
@@ -72,6 +83,9 @@ class Ingress:
                 directory=await get_directory(app, self.settings),
                 store=get_store(app),
                 pool=self._pool,
+                # Serve gives each deployment of the code a new version: sessions started by
+                # another are retired on resume (serve_app/connection.py).
+                generation=replica.code_version or "",
             )
         return self._ctx
 
@@ -162,4 +176,55 @@ class Ingress:
             websocket, trust_forwarded=self.settings.server.trusted_forwarded_for
         )
         conn = Connection(websocket, await self._context(), client=client)
-        await conn.run(await self.avatar_info())
+        if self._stopping:  # a late arrival: straight to another replica
+            await websocket.accept()
+            await conn.restart(RESTART_MESSAGE)
+            return
+        self._connections.add(conn)
+        if self._stop_watch is None or self._stop_watch.done():
+            self._stop_watch = asyncio.get_running_loop().create_task(self._watch_for_stop())
+        try:
+            await conn.run(await self.avatar_info())
+        finally:
+            self._connections.discard(conn)
+
+    async def _watch_for_stop(self) -> None:
+        """While sockets are open, ask every STOP_POLL_S whether Serve is stopping this
+        replica (its ``__del__`` would come only after every socket closed by itself)."""
+        ctx = serve.get_replica_context()
+        while self._connections and not self._stopping:
+            await asyncio.sleep(STOP_POLL_S)
+            try:
+                state = await asyncio.to_thread(
+                    replica_state, ctx.app_name, ctx.deployment, ctx.replica_id.unique_id
+                )
+            except Exception as exc:  # the controller is busy or restarting: ask again
+                log.debug("replica state unknown (%s)", exc)
+                continue
+            if state in (None, "STOPPING"):
+                await self._stop_serving()
+
+    async def _stop_serving(self) -> tuple[int, int]:
+        """Warm actors end; each socket gets ``server_restarting`` and close 1012, and its
+        session waits (detached) to be resumed on another replica. Once only."""
+        if self._stopping:
+            return 0, 0
+        self._stopping = True
+        warm = self._pool.close()
+        sockets = list(self._connections)
+        await asyncio.gather(*(c.restart(RESTART_MESSAGE) for c in sockets))
+        return warm, len(sockets)
+
+    async def __del__(self) -> None:
+        """Serve stops this replica (after its sockets closed): ``_stop_serving`` if not
+        done yet, and if the application is being deleted, its sessions, directory and
+        store end too (serve_app/app_lifecycle.py)."""
+        warm, sockets = await self._stop_serving()
+        app = serve.get_replica_context().app_name
+        ended = await end_application_actors(app) if await application_is_going_away(app) else 0
+        log.info(
+            "ingress stopping: %d warm actors and %d sockets closed, %d sessions ended",
+            warm,
+            sockets,
+            ended,
+        )

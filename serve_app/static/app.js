@@ -336,6 +336,9 @@ function onEvent(event) {
       break;
     case 'pong':
       break;
+    case 'server_restarting': // close 1012 follows; the socket reconnects and resumes
+      toast('The server is restarting; your conversation will resume.', { kind: 'info', ms: 4000 });
+      break;
     default:
       console.debug('avatar-chat: unknown event', event);
   }

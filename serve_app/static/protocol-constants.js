@@ -49,4 +49,5 @@ export const CloseCode = Object.freeze({
   TRY_LATER: 1013,
   TOO_BIG: 1009,
   REPLACED: 4001,
+  RESTARTING: 1012,
 });
