@@ -4,6 +4,7 @@ Heavy dependencies (onnx, onnxruntime.quantization, torch) are imported only by 
 functions that need them, so importing this package is cheap.
 """
 
+from models.ensure import ModelUnavailable, ensure_model
 from models.export import ExportError, convert_checkpoint, make_torch_wav2lip, state_dict_to_onnx
 from models.fetch import ChecksumMismatch, DownloadError, FetchError, download, fetch_model
 from models.quantize import psnr, quantize_wav2lip
@@ -26,8 +27,10 @@ __all__ = [
     "FetchError",
     "ModelMissing",
     "ModelSpec",
+    "ModelUnavailable",
     "convert_checkpoint",
     "download",
+    "ensure_model",
     "fetch_model",
     "find_model",
     "get_spec",

@@ -2,88 +2,56 @@
 
 Everything is staged in a temporary folder inside the models directory and moved into
 place with one ``os.replace``, so a failed, cut-off or interrupted fetch never leaves a
-partial model where ``find_model`` would see it. A Wav2Lip PyTorch checkpoint is converted
-to ONNX (``models.export``); a ready Wav2Lip ONNX file is checked with ``Wav2LipRunner``.
+partial model where ``find_model`` would see it. The bytes come from ``models.download``
+(the Hugging Face Hub through its cache, anything else by plain HTTP) or a local file. A
+Wav2Lip PyTorch checkpoint is converted to ONNX (``models.export``); every staged file is
+loaded by its runtime before it is installed (``models.validate``).
 """
 
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import shutil
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Literal
 
+from models.download import DownloadError, FetchError, download, fetch_url
 from models.registry import ModelSpec, get_spec, model_path, sha256_file
-from models.wav2lip_layers import FACE_SHAPE, MEL_SHAPE
+from models.validate import validate_model
 
-PayloadFormat = Literal["onnx", "pytorch"]
+__all__ = [
+    "ChecksumMismatch",
+    "DownloadError",
+    "FetchError",
+    "download",
+    "fetch_model",
+    "payload_format",
+]
+
+PayloadFormat = Literal["onnx", "tflite", "pytorch"]
 _CHECKPOINT_SUFFIXES = {".pth", ".pt", ".ckpt", ".tar"}
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-class FetchError(RuntimeError):
-    """A model could not be fetched; nothing was installed."""
-
-
-class DownloadError(FetchError):
-    """The download failed (unreachable, HTTP error, cut off)."""
+_FORMAT_NAMES = {"onnx": "an ONNX model", "tflite": "a TFLite model", "pytorch": "a checkpoint"}
 
 
 class ChecksumMismatch(FetchError):
     """The file's sha256 is not the one the registry (or the caller) expects."""
 
 
-def download(
-    url: str, dest: str | Path, *, progress: bool = True, timeout_s: float = 60.0, desc: str = ""
-):
-    """Stream ``url`` to ``dest`` with a tqdm bar; ``DownloadError`` if it fails or is cut off."""
-    from tqdm import tqdm
-
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise ValueError(f"only http(s) URLs can be downloaded, got {url!r} (use --from-file)")
-    request = urllib.request.Request(url, headers={"User-Agent": "avatar-chat"})
-    received, total = 0, None
-    try:
-        with (
-            urllib.request.urlopen(request, timeout=timeout_s) as response,
-            open(dest, "wb") as out,
-        ):
-            length = response.headers.get("Content-Length", "")
-            total = int(length) if length.isdigit() else None
-            with tqdm(
-                total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=desc or Path(dest).name, disable=not progress,
-            ) as bar:  # fmt: skip
-                while block := response.read(1 << 20):
-                    out.write(block)
-                    received += len(block)
-                    bar.update(len(block))
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        raise DownloadError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from exc
-    except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets
-        raise DownloadError(f"download of {url} failed: {exc}") from exc
-    # http.client returns a short body silently when the server closes early.
-    if total is not None and received != total:
-        raise DownloadError(f"download of {url} was cut off after {received} of {total} bytes")
-    return Path(dest)
-
-
 def payload_format(path: Path, name_hint: str = "") -> PayloadFormat:
-    """The payload's kind, ``pytorch`` or ``onnx``: by suffix, else by its first bytes."""
+    """The payload's kind, ``pytorch``, ``tflite`` or ``onnx``: by suffix, else by its bytes."""
     suffix = Path(name_hint or path.name).suffix.lower()
-    if suffix == ".onnx":
-        return "onnx"
+    if suffix in (".onnx", ".tflite"):
+        return "onnx" if suffix == ".onnx" else "tflite"
     if suffix in _CHECKPOINT_SUFFIXES:
         return "pytorch"
     with open(path, "rb") as fh:
-        head = fh.read(4)
+        head = fh.read(8)
+    if head[4:8] == b"TFL3":  # the TFLite flatbuffer's file identifier
+        return "tflite"
     # torch.save writes a zip (PK) or, before torch 1.6, a pickle (protocol byte 0x80).
     return "pytorch" if head.startswith((b"PK\x03\x04", b"\x80")) else "onnx"
 
@@ -102,9 +70,10 @@ def fetch_model(
 ) -> Path:
     """Install model ``name`` into ``models_dir`` and return its path.
 
-    The source is ``from_file``, else ``url``, else the registry's URL. When the source has
-    the registry's format, its sha256 is checked against the registry (or against ``sha256``
-    when given; ``verify=False`` skips the check). An installed model is kept unless ``force``.
+    The source is ``from_file``, else ``url``, else the registry's URL (its ``url_env``
+    first). When the source has the registry's format, its sha256 is checked against the
+    registry (or against ``sha256`` when given; ``verify=False`` skips the check). An
+    installed model is kept unless ``force`` (which also bypasses the Hub's cache).
     """
     spec = get_spec(name)
     if not spec.fetchable:
@@ -126,26 +95,34 @@ def fetch_model(
     with tempfile.TemporaryDirectory(prefix=f".fetch-{name}-", dir=target.parent) as work:
         work = Path(work)
         if from_file:
-            payload = Path(from_file).expanduser()
+            payload, owned = Path(from_file).expanduser(), False
             if not payload.is_file():
                 raise FileNotFoundError(f"no such model file: {payload}")
             hint = payload.name
         else:
             hint = Path(urllib.parse.urlsplit(source).path).name
-            payload = download(
-                source, work / "download", progress=progress, timeout_s=timeout_s, desc=name
+            payload, owned = fetch_url(
+                source, work, progress=progress, timeout_s=timeout_s, force=force, desc=name
             )
         fmt = payload_format(payload, hint)
-        _check_sha256(spec, payload, fmt, source, sha256, verify)
+        try:
+            _check_sha256(spec, payload, fmt, source, sha256, verify)
+        except ChecksumMismatch as exc:
+            if from_file or owned:
+                raise
+            # The Hub cache keeps what it downloaded; without --force it would be reused.
+            raise ChecksumMismatch(
+                f"{exc} (the Hugging Face cache holds it at {payload}; --force downloads it again)"
+            ) from exc
         staged = work / target.name
-        _install(spec, payload, fmt, staged, source, copy=bool(from_file))
+        _install(spec, payload, fmt, staged, source, owned=owned)
         os.replace(staged, target)
     return target
 
 
 def _check_sha256(spec, payload: Path, fmt: str, source: str, expected, verify: bool) -> None:
-    source_format = "pytorch" if spec.kind == "pytorch" else "onnx"
-    expected = expected or (spec.sha256 if fmt == source_format else None)
+    # The registry's checksum is the download's: a Wav2Lip entry's is its checkpoint's.
+    expected = expected or (spec.sha256 if fmt == spec.kind else None)
     if not verify or expected is None:
         return
     actual = sha256_file(payload)
@@ -156,44 +133,21 @@ def _check_sha256(spec, payload: Path, fmt: str, source: str, expected, verify: 
         )
 
 
-def _install(spec: ModelSpec, payload: Path, fmt: str, staged: Path, source: str, *, copy: bool):
+def _install(spec: ModelSpec, payload: Path, fmt: str, staged: Path, source: str, *, owned: bool):
+    # A Wav2Lip entry takes its checkpoint or a ready ONNX export of it; others their own form.
+    allowed = ("pytorch", "onnx") if spec.kind == "pytorch" else (spec.kind,)
+    if fmt not in allowed:
+        wanted = " or ".join(_FORMAT_NAMES[f] for f in allowed)
+        raise FetchError(f"{source} looks like {_FORMAT_NAMES[fmt]}; {spec.name} needs {wanted}")
     if fmt == "pytorch":
-        if spec.kind != "pytorch":
-            raise FetchError(f"{source} looks like a PyTorch checkpoint; {spec.name} needs ONNX")
         from models.export import ExportError, convert_checkpoint
 
         try:
             convert_checkpoint(payload, staged)
         except ExportError as exc:
             raise FetchError(f"cannot convert {source}: {exc}") from exc
-    elif copy:
-        shutil.copyfile(payload, staged)
-    else:
+    elif owned:  # downloaded into the staging folder: move it
         payload.rename(staged)
-    _validate(spec, staged, source)
-
-
-def _validate(spec: ModelSpec, path: Path, source: str) -> None:
-    """Load the staged file: a Wav2Lip model must have Wav2Lip's inputs and run one frame."""
-    import numpy as np
-    import onnxruntime as ort
-
-    try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        if spec.kind == "pytorch":  # converted from a checkpoint: Wav2Lip's own shapes
-            by_shape = {tuple(i.shape[1:]): i.name for i in session.get_inputs()}
-            if not {MEL_SHAPE, FACE_SHAPE} <= by_shape.keys():
-                seen = [(i.name, i.shape) for i in session.get_inputs()]
-                raise ValueError(
-                    f"not a Wav2Lip model: expected inputs [B,{','.join(map(str, MEL_SHAPE))}] "
-                    f"and [B,{','.join(map(str, FACE_SHAPE))}], got {seen}"
-                )
-            feed = {
-                by_shape[MEL_SHAPE]: np.zeros((1, *MEL_SHAPE), np.float32),
-                by_shape[FACE_SHAPE]: np.zeros((1, *FACE_SHAPE), np.float32),
-            }
-            (out,) = session.run(None, feed)[:1]
-            if not np.isfinite(out).all():
-                raise ValueError("it produces non-finite output")
-    except Exception as exc:  # ORT raises its own types for a bad file
-        raise FetchError(f"{source} is not a usable {spec.name} model: {exc}") from exc
+    else:  # the caller's file, or the Hub cache's: copy it
+        shutil.copyfile(payload, staged)
+    validate_model(spec, staged, source)

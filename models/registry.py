@@ -12,16 +12,17 @@ import fnmatch
 import glob
 import hashlib
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-# "onnx": the download is the ONNX file itself. "pytorch": the download is a PyTorch
-# checkpoint that `fetch` converts to ONNX (torch from the [export] extra). "bundled": ships
-# inside a Python package, nothing to fetch. "external": another library downloads and
-# caches it; the entry only documents it.
-ModelKind = Literal["onnx", "pytorch", "bundled", "external"]
+# "onnx" / "tflite": the download is the model file itself (ONNX Runtime / LiteRT runs it).
+# "pytorch": the download is a PyTorch checkpoint that `fetch` converts to ONNX (torch from
+# the [export] extra). "bundled": ships inside a Python package, nothing to fetch.
+# "external": another library downloads and caches it; the entry only documents it.
+ModelKind = Literal["onnx", "tflite", "pytorch", "bundled", "external"]
 Precision = Literal["fp32", "int8"]
 
 _WAV2LIP_LICENCE = "non-commercial research use only (Wav2Lip, IIIT Hyderabad)"
@@ -32,10 +33,17 @@ _WAV2LIP_NOTES = (
     "checkpoint by several independent projects. Point {env} at another copy if you need to."
 )
 _MEDIAPIPE_NOTES = (
-    "MediaPipe (Apache-2.0). This ONNX export comes from pull request 3601 of the MediaPipe "
-    "repository ('tflite to onnx'), not from a release, so it has no stable public URL: fetch "
-    "a copy with --url or --from-file; it is checked against the registry's sha256. The "
-    "official TFLite model is {tflite}."
+    "MediaPipe (Apache-2.0): the file MediaPipe's own build downloads, with the sha256 its "
+    "build files give (third_party/external_files.bzl), run as it is by LiteRT (ai-edge-litert). "
+    "Point AVATAR_CHAT_FACE_DETECTOR_URL at another copy, or install one with --from-file."
+)
+# The address MediaPipe's build files give for this sha256 (since its commit ff90856), pinned
+# to a generation of the bucket object as they pin it. Not the older, flat name
+# mediapipe-assets/face_detection_short_range.tflite: since MediaPipe commit 000aeeb (2023-02)
+# its build files give that name another file (sha256 bbff11ce...).
+_FACE_DETECTOR_URL = (
+    "https://storage.googleapis.com/mediapipe-assets/modules/face_detection/"
+    "face_detection_short_range.tflite?generation=1782183508198291"
 )
 
 
@@ -46,7 +54,7 @@ class ModelSpec:
     ``url`` and ``sha256`` describe the download (for "pytorch" models, the checkpoint, which
     is converted into ``filename``); ``None`` when there is no stable URL or published
     checksum (``notes`` says why). ``url_env`` names an environment variable that overrides
-    ``url``.
+    ``url``. A Hugging Face Hub URL is fetched with ``huggingface_hub`` (``models.download``).
     """
 
     name: str
@@ -67,7 +75,16 @@ class ModelSpec:
 
     @property
     def fetchable(self) -> bool:
-        return self.kind in ("onnx", "pytorch")
+        return self.kind in ("onnx", "tflite", "pytorch")
+
+    @property
+    def download_name(self) -> str:
+        """The downloaded file's name (``wav2lip.pth``), as a local copy is usually called."""
+        if self.url:
+            name = Path(urllib.parse.urlsplit(self.url).path).name
+            if name:
+                return name
+        return self.filename
 
 
 def _spec(**fields) -> tuple[str, ModelSpec]:
@@ -78,27 +95,13 @@ REGISTRY: dict[str, ModelSpec] = dict(
     [
         _spec(
             name="face_detection_short_range",
-            filename="face_detection_short_range.onnx",
-            url=None,
-            sha256="2e0d420a33f429e979bd1252a85b214abbbfa96512763855c5582b9f3f69c6db",
+            filename="face_detection_short_range.tflite",
+            url=_FACE_DETECTOR_URL,
+            sha256="3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633",
             licence="Apache-2.0",
-            kind="onnx",
-            notes=_MEDIAPIPE_NOTES.format(
-                tflite="https://storage.googleapis.com/mediapipe-assets/"
-                "face_detection_short_range.tflite (mediapipe/modules/face_detection)"
-            ),
-        ),
-        _spec(
-            name="face_landmark",
-            filename="face_landmark.onnx",
-            url=None,
-            sha256="c22b7e0a6d781af0657902cb5e59da8c98dfe5ba03a1549c4aded3563abb80cd",
-            licence="Apache-2.0",
-            kind="onnx",
-            notes=_MEDIAPIPE_NOTES.format(
-                tflite="https://storage.googleapis.com/mediapipe-assets/face_landmark.tflite "
-                "(mediapipe/modules/face_landmark)"
-            ),
+            kind="tflite",
+            notes=_MEDIAPIPE_NOTES,
+            url_env="AVATAR_CHAT_FACE_DETECTOR_URL",
         ),
         _spec(
             name="wav2lip",

@@ -1,24 +1,35 @@
-"""Shared fixtures: paths to the offline material beside the checkout."""
+"""Shared fixtures: paths to the test material (``tests/shared.py`` says where it lives)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
 
-from tests.shared import MISSING_HINT, ROOT, SHARED
+from tests.shared import FROM_CACHE, MISSING_HINT, ROOT, SHARED, MaterialMissing, fill_cache
 
 ARTIFACTS = ROOT / "artifacts"
 
 
 def pytest_sessionstart(session) -> None:
     # One clear message instead of dozens of failures on missing files.
-    if not (SHARED / "models").is_dir() or not (SHARED / "data").is_dir():
+    if FROM_CACHE:  # a fresh clone: fetch the material from its published sources, once
+        capture = session.config.pluginmanager.getplugin("capturemanager")
+        # Shown as they happen (progress bars too), not swallowed by pytest's capture.
+        shown = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+        try:
+            with shown:
+                fill_cache(SHARED)
+        except MaterialMissing as exc:
+            pytest.exit(str(exc), returncode=4)
+    elif not (SHARED / "models").is_dir() or not (SHARED / "data").is_dir():
         pytest.exit(MISSING_HINT, returncode=4)
 
 
 def pytest_report_header(config) -> str:
-    return f"avatar-chat offline material: {SHARED}"
+    where = "cache, filled from published sources" if FROM_CACHE else "offline material"
+    return f"avatar-chat test material ({where}): {SHARED}"
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,13 @@
-"""``avatar-chat avatar ...`` and ``avatar-chat models list/fetch`` offline, on real files."""
+"""``avatar-chat avatar ...`` and ``avatar-chat models list/fetch`` on real files.
+
+Offline except where a local HTTP server (``tests/fileserver.py``) stands in for the face
+detector's published URL; every other run has the detector in its models dir, or an
+unreachable URL, so no test reaches the real network.
+"""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -11,11 +17,22 @@ import pytest
 
 from actors.cli.main import main
 from actors.engines.avatar.prepare import AvatarPack
+from models.registry import REGISTRY, sha256_file
 from tests.conftest import ROOT, SHARED
+from tests.fileserver import FileServer
 
 pytestmark = pytest.mark.integration
 
 PORTRAIT = SHARED / "data" / "portrait_astronaut.png"
+DETECTOR = "face_detection_short_range"
+TFLITE = f"{DETECTOR}.tflite"
+UNREACHABLE = f"http://127.0.0.1:9/{TFLITE}"  # the discard port: connection refused
+
+
+@pytest.fixture(autouse=True)
+def no_real_network(monkeypatch):
+    """A test that needs the detector downloaded sets its own URL; none reaches Google's."""
+    monkeypatch.setenv("AVATAR_CHAT_FACE_DETECTOR_URL", UNREACHABLE)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -65,11 +82,46 @@ def test_unreadable_and_missing_inputs_exit_2(tmp_path, shared_models, capsys):
     assert main(["avatar", "prepare", str(PORTRAIT), *common[:1], "bad name!", *common[2:]]) == 2
 
 
-def test_missing_detector_says_how_to_fetch_it(tmp_path, capsys):
+def test_prepare_fetches_the_detector_on_first_use(tmp_path, shared_models, monkeypatch, capsys):
+    root = tmp_path / "published"
+    root.mkdir()
+    shutil.copy(shared_models / TFLITE, root / TFLITE)
+    server = FileServer(root)
+    try:
+        monkeypatch.setenv("AVATAR_CHAT_FACE_DETECTOR_URL", server.url(TFLITE))
+        models, avatars = tmp_path / "models", tmp_path / "avatars"
+        argv = ["avatar", "prepare", str(PORTRAIT), "--name", "astro"]
+        dirs = ["--avatars-dir", str(avatars), "--models-dir", str(models)]
+        assert main([*argv, *dirs]) == 0
+        err = capsys.readouterr().err
+        assert f"fetching {DETECTOR} (first use) from {server.url(TFLITE)}" in err
+        assert f"{DETECTOR}: 100%" in err  # the download's progress bar
+        assert sha256_file(models / TFLITE) == REGISTRY[DETECTOR].sha256
+        assert AvatarPack.load(avatars, "astro").meta["detector"]["model"] == TFLITE
+        assert main([*argv[:-1], "again", *dirs]) == 0
+        assert server.requests == [f"/{TFLITE}"]  # fetched once, then found
+    finally:
+        server.close()
+
+
+def test_offline_prepare_names_the_file_and_the_command_that_installs_it(
+    tmp_path, shared_models, capsys
+):
+    models = tmp_path / "models"
     argv = ["avatar", "prepare", str(PORTRAIT), "--name", "astro"]
-    code = main([*argv, "--avatars-dir", str(tmp_path), "--models-dir", str(tmp_path / "none")])
-    assert code == 1
-    assert "avatar-chat models fetch face_detection_short_range" in capsys.readouterr().err
+    dirs = ["--avatars-dir", str(tmp_path / "avatars"), "--models-dir", str(models)]
+    assert main([*argv, *dirs]) == 1
+    err = capsys.readouterr().err
+    assert str(models / TFLITE) in err and UNREACHABLE in err
+    command = f"avatar-chat models fetch {DETECTOR} --from-file PATH/{TFLITE} --models-dir {models}"
+    assert command in err
+    assert not (tmp_path / "avatars" / "astro").exists()
+    assert [p.name for p in models.iterdir()] == []  # no partial download left
+
+    # That very command, with PATH filled in, installs the local copy; prepare then works.
+    installed = command.replace("PATH", str(shared_models)).split()[1:]
+    assert main(installed) == 0
+    assert main([*argv, *dirs]) == 0
 
 
 def test_empty_avatar_list_says_how_to_make_one(tmp_path, capsys):
@@ -80,19 +132,21 @@ def test_empty_avatar_list_says_how_to_make_one(tmp_path, capsys):
 def test_models_list_and_fetch_from_file(tmp_path, shared_models, capsys):
     assert main(["models", "list", "--models-dir", str(shared_models)]) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
-    assert " yes " in lines["face_detection_short_range"]
+    assert " yes " in lines[DETECTOR] and TFLITE in lines[DETECTOR]
+    assert "Apache-2.0" in lines[DETECTOR]
     assert " no " in lines["wav2lip"] and "non-commercial" in lines["wav2lip"]
-    assert "Apache-2.0" in lines["face_landmark"]
 
     models = tmp_path / "models"
-    source = shared_models / "face_landmark.onnx"
-    argv = ["models", "fetch", "face_landmark", "--from-file", str(source)]
+    source = shared_models / TFLITE
+    argv = ["models", "fetch", DETECTOR, "--from-file", str(source)]
     assert main([*argv, "--models-dir", str(models)]) == 0
-    assert (models / "face_landmark.onnx").read_bytes() == source.read_bytes()
-    assert "installed face_landmark" in capsys.readouterr().out
-    assert main(["models", "fetch", "face_landmark", "--models-dir", str(models)]) == 0
+    assert (models / TFLITE).read_bytes() == source.read_bytes()
+    assert f"installed {DETECTOR}" in capsys.readouterr().out
+    assert main(["models", "fetch", DETECTOR, "--models-dir", str(models)]) == 0
     assert "already at" in capsys.readouterr().out
     assert main(["models", "fetch", "silero_vad", "--models-dir", str(models)]) == 2
     assert main(["models", "fetch", "nosuch", "--models-dir", str(models)]) == 2
-    assert main(["models", "fetch", "face_detection_short_range", "--models-dir", str(models)]) == 2
-    assert "--url or --from-file" in capsys.readouterr().err
+    # The registry URL (here: unreachable) is tried when nothing else is given.
+    assert main(["models", "fetch", DETECTOR, "--force", "--models-dir", str(models)]) == 1
+    assert UNREACHABLE in capsys.readouterr().err
+    assert (models / TFLITE).read_bytes() == source.read_bytes()  # the installed one is kept

@@ -1,8 +1,7 @@
 """Fetching models from a real HTTP server on 127.0.0.1, and the Wav2Lip checkpoint export.
 
-The server (stdlib http.server in a thread) serves files from a folder; ``/cut/NAME``
-announces NAME's full length but sends half and hangs up, as a dropped connection does;
-``/stall/NAME`` sends half and then goes quiet until the test ends.
+The server (``tests/fileserver.py``) stands in for MediaPipe's bucket (plain HTTP) and for the
+Hugging Face Hub (``huggingface_hub`` with ``HF_ENDPOINT`` pointing at it).
 """
 
 from __future__ import annotations
@@ -10,66 +9,23 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sys
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 
 from models.export import ExportError, check_state_dict, expected_shapes, layers, state_dict_to_onnx
 from models.fetch import ChecksumMismatch, DownloadError, FetchError, fetch_model, payload_format
 from models.registry import REGISTRY, sha256_file
+from tests.fileserver import FileServer
 
 pytestmark = pytest.mark.integration
 
 DETECTOR = "face_detection_short_range"
-
-
-class FileServer:
-    def __init__(self, root: Path):
-        self.root, self.requests = root, []
-        self.release = threading.Event()
-        server = self
-
-        class Handler(SimpleHTTPRequestHandler):
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, directory=str(root), **kwargs)
-
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-            def do_GET(self):
-                server.requests.append(self.path)
-                mode, _, name = self.path.lstrip("/").partition("/")
-                if mode not in ("cut", "stall"):
-                    return super().do_GET()
-                data = (root / name).read_bytes()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data[: len(data) // 2])
-                self.wfile.flush()
-                if mode == "stall":
-                    server.release.wait(timeout=30)
-                self.close_connection = True
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{path}"
-
-    def close(self):
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
+TFLITE = f"{DETECTOR}.tflite"
 
 
 @pytest.fixture
@@ -86,6 +42,29 @@ def models_dir(tmp_path) -> Path:
     return tmp_path / "models"
 
 
+@pytest.fixture
+def hub(server, tmp_path, monkeypatch) -> FileServer:
+    """The server as the Hugging Face Hub, with a Hub cache of the test's own."""
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_ENDPOINT", server.base)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    return server
+
+
+def serve_detector(server: FileServer, shared_models: Path, name: str = TFLITE) -> str:
+    shutil.copy(shared_models / TFLITE, server.root / name)
+    return server.url(name)
+
+
+def damaged_copy(source: Path, dest: Path) -> Path:
+    """``source`` with one byte changed in the middle: the right size, the wrong sha256."""
+    data = bytearray(source.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    dest.write_bytes(bytes(data))
+    return dest
+
+
 def leftovers(models_dir: Path, keep: set[str] = frozenset()) -> list[str]:
     """Anything in the models dir besides the installed files (temp files, staging dirs)."""
     return sorted(p.name for p in models_dir.iterdir() if p.name not in keep)
@@ -94,33 +73,41 @@ def leftovers(models_dir: Path, keep: set[str] = frozenset()) -> list[str]:
 def test_download_verifies_and_installs_with_a_progress_bar(
     server, models_dir, shared_models, capsys
 ):
-    shutil.copy(shared_models / f"{DETECTOR}.onnx", server.root / "detector.onnx")
-    path = fetch_model(DETECTOR, models_dir, url=server.url("detector.onnx"), progress=True)
-    assert path == models_dir / f"{DETECTOR}.onnx"
+    url = serve_detector(server, shared_models)
+    path = fetch_model(DETECTOR, models_dir, url=url, progress=True)
+    assert path == models_dir / TFLITE
     assert sha256_file(path) == REGISTRY[DETECTOR].sha256
     assert leftovers(models_dir, {path.name}) == []
     assert f"{DETECTOR}: 100%" in capsys.readouterr().err  # the tqdm bar reached the end
 
 
+def test_registry_url_can_be_overridden_from_the_environment(
+    server, models_dir, shared_models, monkeypatch
+):
+    monkeypatch.setenv("AVATAR_CHAT_FACE_DETECTOR_URL", serve_detector(server, shared_models))
+    path = fetch_model(DETECTOR, models_dir, progress=False)
+    assert server.requests == [f"/{TFLITE}"]
+    assert sha256_file(path) == REGISTRY[DETECTOR].sha256
+
+
 def test_wrong_checksum_installs_nothing(server, models_dir, shared_models):
-    # A valid ONNX file, but not the one the registry names.
-    shutil.copy(shared_models / "face_landmark.onnx", server.root / "detector.onnx")
+    damaged_copy(shared_models / TFLITE, server.root / TFLITE)
     with pytest.raises(ChecksumMismatch, match=REGISTRY[DETECTOR].sha256):
-        fetch_model(DETECTOR, models_dir, url=server.url("detector.onnx"), progress=False)
+        fetch_model(DETECTOR, models_dir, url=server.url(TFLITE), progress=False)
     assert leftovers(models_dir) == []
 
 
 def test_cut_off_download_leaves_no_partial_file(server, models_dir, shared_models):
-    shutil.copy(shared_models / f"{DETECTOR}.onnx", server.root / "detector.onnx")
+    serve_detector(server, shared_models)
     with pytest.raises(DownloadError, match="cut off after"):
-        fetch_model(DETECTOR, models_dir, url=server.url("cut/detector.onnx"), progress=False)
-    assert server.requests == ["/cut/detector.onnx"]
+        fetch_model(DETECTOR, models_dir, url=server.url(f"cut/{TFLITE}"), progress=False)
+    assert server.requests == [f"/cut/{TFLITE}"]
     assert leftovers(models_dir) == []
 
 
 def test_stalled_download_times_out_and_leaves_no_partial_file(server, models_dir, shared_models):
-    shutil.copy(shared_models / f"{DETECTOR}.onnx", server.root / "detector.onnx")
-    url = server.url("stall/detector.onnx")
+    serve_detector(server, shared_models)
+    url = server.url(f"stall/{TFLITE}")
     with pytest.raises(DownloadError, match="timed out"):
         fetch_model(DETECTOR, models_dir, url=url, progress=False, timeout_s=0.5)
     assert leftovers(models_dir) == []
@@ -128,13 +115,12 @@ def test_stalled_download_times_out_and_leaves_no_partial_file(server, models_di
 
 def test_http_error_is_reported(server, models_dir):
     with pytest.raises(DownloadError, match="HTTP 404"):
-        fetch_model(DETECTOR, models_dir, url=server.url("missing.onnx"), progress=False)
+        fetch_model(DETECTOR, models_dir, url=server.url("missing.tflite"), progress=False)
     assert leftovers(models_dir) == []
 
 
 def test_installed_model_is_kept_unless_forced(server, models_dir, shared_models):
-    shutil.copy(shared_models / f"{DETECTOR}.onnx", server.root / "detector.onnx")
-    url = server.url("detector.onnx")
+    url = serve_detector(server, shared_models)
     fetch_model(DETECTOR, models_dir, url=url, progress=False)
     fetch_model(DETECTOR, models_dir, url=url, progress=False)
     assert len(server.requests) == 1
@@ -142,17 +128,82 @@ def test_installed_model_is_kept_unless_forced(server, models_dir, shared_models
     assert len(server.requests) == 2
 
 
-def test_from_file_is_verified_and_copied(models_dir, shared_models):
+def test_from_file_is_verified_and_copied(models_dir, shared_models, tmp_path):
+    damaged = damaged_copy(shared_models / TFLITE, tmp_path / TFLITE)
     with pytest.raises(ChecksumMismatch):
-        fetch_model(DETECTOR, models_dir, from_file=shared_models / "face_landmark.onnx")
+        fetch_model(DETECTOR, models_dir, from_file=damaged)
     assert leftovers(models_dir) == []
-    path = fetch_model(DETECTOR, models_dir, from_file=shared_models / f"{DETECTOR}.onnx")
+    path = fetch_model(DETECTOR, models_dir, from_file=shared_models / TFLITE)
     assert sha256_file(path) == REGISTRY[DETECTOR].sha256
-    assert (shared_models / f"{DETECTOR}.onnx").is_file()  # the source is left alone
-    with pytest.raises(FetchError, match="no download URL"):
-        fetch_model("face_landmark", models_dir)
+    assert (shared_models / TFLITE).is_file()  # the source is left alone
     with pytest.raises(FetchError, match="faster-whisper"):
         fetch_model("silero_vad", models_dir)
+
+
+def test_a_file_of_another_format_is_refused(models_dir, tmp_path):
+    other = tmp_path / "detector.onnx"
+    other.write_bytes(b"\x08\x07" + bytes(100))
+    with pytest.raises(FetchError, match="looks like an ONNX model; .* needs a TFLite model"):
+        fetch_model(DETECTOR, models_dir, from_file=other)
+    assert leftovers(models_dir) == []
+
+
+def test_a_tflite_that_does_not_load_is_refused_even_unverified(models_dir, tmp_path):
+    junk = tmp_path / TFLITE
+    junk.write_bytes(bytes(8) + b"not a flatbuffer" * 8)
+    with pytest.raises(FetchError, match=f"not a usable {DETECTOR} model"):
+        fetch_model(DETECTOR, models_dir, from_file=junk, verify=False)
+    assert leftovers(models_dir) == []
+
+
+HUB_PATH = "someone/face-models/resolve/main/mediapipe/face_detection_short_range.tflite"
+
+
+def test_hub_url_downloads_through_huggingface_hub_into_its_cache(
+    hub, models_dir, shared_models, tmp_path, capsys
+):
+    serve_detector(hub, shared_models)
+    path = fetch_model(DETECTOR, models_dir, url=hub.url(HUB_PATH), progress=True)
+    assert sha256_file(path) == REGISTRY[DETECTOR].sha256
+    assert hub.requests[0] == f"HEAD /{HUB_PATH}"  # huggingface_hub's metadata call
+    assert f"{DETECTOR}: 100%" in capsys.readouterr().err
+    assert leftovers(models_dir, {TFLITE}) == []
+    cached = list((tmp_path / "hf-cache").rglob(TFLITE))
+    assert cached, "the download is kept in the Hub cache"
+
+    # Another models dir, with the Hub gone: the Hub cache answers, nothing is downloaded.
+    hub.close()
+    again = fetch_model(DETECTOR, tmp_path / "models2", url=hub.url(HUB_PATH), progress=False)
+    assert sha256_file(again) == REGISTRY[DETECTOR].sha256
+    assert all(c.is_file() for c in cached)  # the cache's file was copied, not moved
+
+
+def test_hub_download_is_checked_against_the_registry(hub, models_dir, shared_models):
+    damaged_copy(shared_models / TFLITE, hub.root / TFLITE)
+    with pytest.raises(ChecksumMismatch, match=REGISTRY[DETECTOR].sha256):
+        fetch_model(DETECTOR, models_dir, url=hub.url(HUB_PATH), progress=False)
+    assert leftovers(models_dir) == []
+
+
+def test_wav2lip_env_override_goes_through_the_hub(hub, models_dir, monkeypatch):
+    (hub.root / "wav2lip.pth").write_bytes(b"\x80\x02" + bytes(1000))  # a legacy torch pickle
+    url = hub.url("mirror/Wav2Lip/resolve/main/checkpoints/wav2lip.pth")
+    monkeypatch.setenv("AVATAR_CHAT_WAV2LIP_URL", url)
+    with pytest.raises(ChecksumMismatch, match=REGISTRY["wav2lip"].sha256):
+        fetch_model("wav2lip", models_dir, progress=False)
+    assert hub.requests[0] == "HEAD /mirror/Wav2Lip/resolve/main/checkpoints/wav2lip.pth"
+    assert leftovers(models_dir) == []
+
+
+def test_offline_hub_without_a_cached_copy_is_a_download_error(hub, models_dir, monkeypatch):
+    # HF_HUB_OFFLINE=1, as huggingface_hub reads it at import. (An unreachable Hub ends the
+    # same way, after huggingface_hub's own retries: about 23 s.)
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(DownloadError, match="Hugging Face Hub"):
+        fetch_model(DETECTOR, models_dir, url=hub.url(HUB_PATH), progress=False)
+    assert hub.requests == [] and leftovers(models_dir) == []
 
 
 def test_ready_wav2lip_onnx_is_checked_with_the_runner(server, models_dir, random_wav2lip):
@@ -163,9 +214,21 @@ def test_ready_wav2lip_onnx_is_checked_with_the_runner(server, models_dir, rando
     assert leftovers(models_dir, {"wav2lip.onnx"}) == []
 
 
-def test_onnx_that_is_not_wav2lip_is_refused(models_dir, shared_models):
+def tiny_onnx(path: Path) -> Path:
+    """A valid ONNX model that is not Wav2Lip: y = relu(x) on [1, 3]."""
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "tiny",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 3])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def test_onnx_that_is_not_wav2lip_is_refused(models_dir, tmp_path):
     with pytest.raises(FetchError, match="not a usable wav2lip model.*not a Wav2Lip model"):
-        fetch_model("wav2lip", models_dir, from_file=shared_models / f"{DETECTOR}.onnx")
+        fetch_model("wav2lip", models_dir, from_file=tiny_onnx(tmp_path / "tiny.onnx"))
     assert leftovers(models_dir) == []
 
 
@@ -187,11 +250,13 @@ def test_payload_format_by_suffix_then_by_content(tmp_path):
         (b"PK\x03\x04", "pytorch"),
         (b"\x80\x02", "pytorch"),
         (b"\x08\x07", "onnx"),
+        (b"\x1c\x00\x00\x00TFL3", "tflite"),
     ):
         blob.write_bytes(head + bytes(10))
         assert payload_format(blob) == expected
     assert payload_format(blob, "wav2lip.pth") == "pytorch"
     assert payload_format(blob, "model.onnx") == "onnx"
+    assert payload_format(blob, "face_detection_short_range.tflite") == "tflite"
 
 
 def test_published_state_dict_keys():

@@ -21,7 +21,7 @@ from tests.conftest import SHARED
 pytestmark = pytest.mark.integration
 
 PORTRAIT = SHARED / "data" / "portrait_astronaut.png"
-DETECTOR = "face_detection_short_range.onnx"
+DETECTOR = "face_detection_short_range.tflite"
 
 
 def test_psnr():

@@ -1,4 +1,8 @@
-"""BlazeFaceDetector on the shared astronaut portrait: box, keypoints, letterboxing, errors."""
+"""BlazeFaceDetector on the shared astronaut portrait: box, keypoints, letterboxing, errors.
+
+The detector runs the registry's file, MediaPipe's .tflite, through LiteRT; one test checks it
+finds what ``../shared``'s ONNX export finds through ONNX Runtime.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from actors.engines.avatar.face_model import open_blazeface
 from actors.engines.avatar.faces import BlazeFaceDetector, FaceBox, make_anchors
 from tests.conftest import SHARED
 
@@ -14,11 +19,13 @@ pytestmark = pytest.mark.unit
 PORTRAIT = SHARED / "data" / "portrait_astronaut.png"
 # The reference detection quoted in ../shared/models/README.md.
 EXPECTED_BOX = (179.0, 82.0, 93.0, 93.0)
+TFLITE = "face_detection_short_range.tflite"
+ONNX = "face_detection_short_range.onnx"  # pull request 3601's export: only in ../shared
 
 
 @pytest.fixture(scope="module")
 def detector(shared_models) -> BlazeFaceDetector:
-    return BlazeFaceDetector(shared_models / "face_detection_short_range.onnx")
+    return BlazeFaceDetector(shared_models / TFLITE)
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +105,43 @@ def test_upscaled_portrait_maps_back_to_its_own_pixels(detector, portrait):
     np.testing.assert_allclose(_box(face) / 2.0, _box(detector.detect(portrait)[0]), atol=2.0)
 
 
+def test_tflite_through_litert_finds_what_the_onnx_export_finds(detector, shared_models, portrait):
+    if not (shared_models / ONNX).is_file():
+        pytest.skip(f"{ONNX} is only in ../shared (MediaPipe publishes no ONNX export)")
+    reference = BlazeFaceDetector(shared_models / ONNX)
+    for image in (portrait, portrait[:, ::-1].copy(), portrait[40:500, 10:400].copy()):
+        got, expected = detector.detect(image), reference.detect(image)
+        assert len(got) == len(expected) >= 1
+        for a, b in zip(got, expected, strict=True):
+            np.testing.assert_allclose(_box(a), _box(b), atol=1.0)  # within a pixel
+            np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1.0)
+            assert a.score == pytest.approx(b.score, abs=0.01)
+
+
+def test_model_outputs_of_both_runtimes_agree(shared_models):
+    if not (shared_models / ONNX).is_file():
+        pytest.skip(f"{ONNX} is only in ../shared")
+    tensor = np.random.default_rng(0).uniform(-1, 1, (1, 128, 128, 3)).astype(np.float32)
+    litert = open_blazeface(shared_models / TFLITE)(tensor)
+    onnx = open_blazeface(shared_models / ONNX)(tensor)
+    for a, b in zip(litert, onnx, strict=True):
+        assert a.shape == b.shape and a.dtype == np.float32
+        np.testing.assert_allclose(a, b, atol=1e-3)  # float16 weights either way: ~1e-4 apart
+
+
+def test_a_file_that_is_not_blazeface_is_refused(tmp_path):
+    junk = tmp_path / TFLITE
+    junk.write_bytes(b"not a flatbuffer at all")
+    with pytest.raises(ValueError, match="not a TFLite model"):
+        BlazeFaceDetector(junk)
+    other = tmp_path / "model.pb"
+    other.write_bytes(b"x")
+    with pytest.raises(ValueError, match="expected .tflite or .onnx"):
+        BlazeFaceDetector(other)
+
+
 def test_missing_model_names_the_path(tmp_path):
-    missing = tmp_path / "nowhere" / "face_detection_short_range.onnx"
+    missing = tmp_path / "nowhere" / TFLITE
     with pytest.raises(FileNotFoundError, match="nowhere"):
         BlazeFaceDetector(missing)
 
@@ -107,7 +149,7 @@ def test_missing_model_names_the_path(tmp_path):
 @pytest.mark.parametrize("options", [{"score_threshold": 0.0}, {"nms_iou": 1.5}])
 def test_invalid_options_are_refused(shared_models, options):
     with pytest.raises(ValueError):
-        BlazeFaceDetector(shared_models / "face_detection_short_range.onnx", **options)
+        BlazeFaceDetector(shared_models / TFLITE, **options)
 
 
 def test_wrong_image_type_is_refused(detector, portrait):

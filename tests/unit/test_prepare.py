@@ -85,7 +85,8 @@ def test_portrait_pack_has_consistent_arrays_and_meta(tmp_path, shared_models, p
     assert pack.mask[15, 48] < 0.01  # the eyes' row stays original
 
     meta = json.loads((tmp_path / "astro" / "meta.json").read_text())
-    model = shared_models / "face_detection_short_range.onnx"
+    model = shared_models / "face_detection_short_range.tflite"  # the registry's file
+    assert meta["detector"]["model"] == model.name
     assert meta["detector"]["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
     assert meta["name"] == "astro" and meta["source"] == PORTRAIT.name
     assert meta["size"] == [512, 512] and meta["scale"] == 1.0 and meta["fps"] == 25.0
@@ -260,5 +261,5 @@ def test_load_reports_missing_and_damaged_packs(tmp_path, shared_models):
 
 
 def test_missing_detector_model_is_reported(tmp_path):
-    with pytest.raises(FileNotFoundError, match="face_detection_short_range.onnx"):
+    with pytest.raises(FileNotFoundError, match="face_detection_short_range.tflite"):
         prepare_avatar(PORTRAIT, name="astro", avatars_dir=tmp_path, models_dir=tmp_path / "none")

@@ -1,4 +1,4 @@
-"""Model registry: entries, lookups in ../shared/models, missing-model messages, checksums."""
+"""Model registry: entries, lookups in the shared models, missing-model messages, checksums."""
 
 from __future__ import annotations
 
@@ -24,11 +24,12 @@ pytestmark = pytest.mark.unit
 def test_every_entry_is_complete():
     for name, spec in REGISTRY.items():
         assert spec.name == name
-        assert spec.kind in ("onnx", "pytorch", "bundled", "external")
+        assert spec.kind in ("onnx", "tflite", "pytorch", "bundled", "external")
         assert spec.licence and spec.notes
         assert spec.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", spec.sha256)
-        if spec.fetchable:
-            assert spec.filename.endswith(".onnx")
+        if spec.fetchable:  # found, not assumed: each has a published source and checksum
+            assert spec.filename.endswith(".tflite" if spec.kind == "tflite" else ".onnx")
+            assert spec.url.startswith("https://") and spec.sha256
     for name in ("wav2lip", "wav2lip_gan"):
         spec = REGISTRY[name]
         assert "non-commercial" in spec.licence
@@ -36,8 +37,17 @@ def test_every_entry_is_complete():
         assert spec.kind == "pytorch" and spec.filename == f"{name}.onnx"
 
 
-@pytest.mark.parametrize("name", ["face_detection_short_range", "face_landmark"])
-def test_shared_face_models_are_found_and_match_their_checksums(shared_models, name):
+def test_face_detector_is_mediapipes_published_file():
+    spec = REGISTRY["face_detection_short_range"]
+    assert spec.kind == "tflite" and spec.filename == "face_detection_short_range.tflite"
+    assert spec.url.startswith("https://storage.googleapis.com/mediapipe-assets/")
+    assert spec.download_name == "face_detection_short_range.tflite"  # no ?generation=
+    assert REGISTRY["wav2lip"].download_name == "wav2lip.pth"
+    assert "face_landmark" not in REGISTRY  # nothing uses it
+
+
+def test_shared_face_detector_is_found_and_matches_its_checksum(shared_models):
+    name = "face_detection_short_range"
     path = find_model(name, shared_models)
     assert path == shared_models / REGISTRY[name].filename
     assert sha256_file(path) == REGISTRY[name].sha256
@@ -54,8 +64,8 @@ def test_missing_wav2lip_says_how_to_fetch_it(shared_models):
     assert str(shared_models / "wav2lip.onnx") in message
 
 
-def test_missing_face_model_without_url_asks_for_one(tmp_path):
-    with pytest.raises(ModelMissing, match=r"--url URL .*--from-file"):
+def test_missing_face_detector_says_how_to_fetch_it(tmp_path):
+    with pytest.raises(ModelMissing, match="avatar-chat models fetch face_detection_short_range"):
         require_model("face_detection_short_range", tmp_path)
 
 
@@ -77,7 +87,8 @@ def test_wav2lip_url_can_be_overridden_from_the_environment():
     assert spec.source_url({"AVATAR_CHAT_WAV2LIP_URL": mirror}) == mirror
     assert spec.source_url({"AVATAR_CHAT_WAV2LIP_URL": ""}) == spec.url
     assert spec.source_url({}) == spec.url
-    assert REGISTRY["face_landmark"].source_url({}) is None
+    detector = REGISTRY["face_detection_short_range"]
+    assert detector.source_url({"AVATAR_CHAT_FACE_DETECTOR_URL": mirror}) == mirror
 
 
 def test_silero_vad_is_found_inside_faster_whisper():
