@@ -129,6 +129,15 @@ class ServerSettings(Section):
     session_memory_mb: int = Field(
         200, ge=0, description="Ray memory reservation of each SessionActor (0: none)."
     )
+    session_resources: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            "Custom Ray resources each SessionActor (and the application's session directory "
+            "and store) asks for, to keep them on chosen nodes of a cluster: e.g. "
+            '`{"sessions": 0.01}` with nodes started by `ray start --resources '
+            """'{"sessions": 100}'`. Empty: any node."""
+        ),
+    )
     session_start_timeout_s: float = Field(
         60.0,
         gt=0,

@@ -100,7 +100,11 @@ async def get_directory(app_name: str, settings):
     srv = settings.server
     limits = (srv.max_sessions, srv.max_sessions_per_client, srv.max_connects_per_minute)
     handle = SessionDirectory.options(
-        name=directory_name(app_name), namespace=NAMESPACE, lifetime="detached", get_if_exists=True
+        name=directory_name(app_name),
+        namespace=NAMESPACE,
+        lifetime="detached",
+        get_if_exists=True,
+        resources=dict(srv.session_resources),  # beside the sessions, off nodes that come and go
     ).remote(*limits)
     await handle.configure.remote(*limits)
     return handle

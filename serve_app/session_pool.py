@@ -62,6 +62,8 @@ def create_session_actor(session_id: str, settings: Settings):
     }
     if srv.session_memory_mb:
         options["memory"] = srv.session_memory_mb * 1024 * 1024
+    if srv.session_resources:
+        options["resources"] = dict(srv.session_resources)
     return SessionActor.options(**options).remote(session_id)
 
 

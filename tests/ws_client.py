@@ -94,12 +94,16 @@ class ChatClient:
 
     async def until(self, kind: str, timeout: float = 60.0) -> Turn:
         """Collect everything up to and including the first event of type ``kind``."""
+        return await self.until_any((kind,), timeout)
+
+    async def until_any(self, kinds: tuple[str, ...], timeout: float = 60.0) -> Turn:
+        """Collect everything up to and including the first event of one of ``kinds``."""
         turn = Turn()
         deadline = time.monotonic() + timeout
         while True:
             item = await self.recv(max(0.1, deadline - time.monotonic()))
             turn.items.append(item)
-            if item.event is not None and item.event["type"] == kind:
+            if item.event is not None and item.event["type"] in kinds:
                 return turn
 
     async def drain(self, quiet_s: float = 0.5) -> list[Received]:

@@ -38,10 +38,15 @@ class SessionStore:
         self._saved.pop(session_id, None)
 
 
-def get_store(app_name: str):
-    """The application's store actor, created on first use."""
+def get_store(app_name: str, *, resources: dict[str, float] | None = None):
+    """The application's store actor, created on first use (``resources``: custom Ray
+    resources it asks for, to place it beside the sessions)."""
     return SessionStore.options(
-        name=store_name(app_name), namespace=NAMESPACE, lifetime="detached", get_if_exists=True
+        name=store_name(app_name),
+        namespace=NAMESPACE,
+        lifetime="detached",
+        get_if_exists=True,
+        resources=dict(resources or {}),
     ).remote()
 
 

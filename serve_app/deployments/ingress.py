@@ -81,7 +81,7 @@ class Ingress:
                 settings_dict=self.settings_dict,
                 handles=self.handles,
                 directory=await get_directory(app, self.settings),
-                store=get_store(app),
+                store=get_store(app, resources=self.settings.server.session_resources),
                 pool=self._pool,
                 # Serve gives each deployment of the code a new version: sessions started by
                 # another are retired on resume (serve_app/connection.py).

@@ -1,0 +1,50 @@
+"""The app on two Ray nodes, placed by custom resources, and the worker node lost mid-turn.
+
+The scenario (tests/cluster_scenario.py) runs in a process of its own: it starts a
+two-node cluster, which this process, already connected to the suite's Ray, could not.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.shared import ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def test_turns_cross_nodes_and_survive_losing_the_worker(tmp_path):
+    out = tmp_path / "cluster.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.cluster_scenario", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+
+    # Placed by resources: the models' replicas on the worker, sessions and ingress on the
+    # head (one session and one warm one); a typed turn crossed the nodes.
+    placed = result["placement"]
+    assert placed["TTS"] == placed["Avatar"] == ["worker"]
+    assert placed["Ingress"] == ["head"] and set(placed["SessionActor"]) == {"head"}
+    assert result["first_turn_media"] > 0
+
+    # The worker killed mid-reply: the client is told, the turn ends, the session answers,
+    # and /healthz names the deployments that are gone.
+    assert result["lost_turn_errors"], "the lost turn should end with an error event"
+    assert set(result["lost_turn_errors"]) <= {"avatar_error", "tts_error", "internal"}
+    assert result["pong_after_loss"] == "pong"
+    assert result["healthz_down"]["tts"] is False and result["healthz_down"]["avatar"] is False
+
+    # A worker rejoins: Serve places the replicas there again and the next turn works.
+    assert result["recovery_s"] > 0
+    assert result["after_turn_same_id"] and result["after_turn_media"] > 0
+    assert result["after_turn_errors"] == []
+    assert result["placement_after"]["TTS"] == result["placement_after"]["Avatar"] == ["worker"]
