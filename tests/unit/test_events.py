@@ -17,6 +17,7 @@ from actors.core.events import (
     PongEvent,
     ReplyDeltaEvent,
     SentenceEvent,
+    ServerRestartingEvent,
     SessionEvent,
     SpeechEndedEvent,
     SpeechStartedEvent,
@@ -80,6 +81,10 @@ SAMPLES = [
         '{"type":"error","code":"busy","message":"queue full"}',
     ),
     (PongEvent(), '{"type":"pong"}'),
+    (
+        ServerRestartingEvent("reconnect to resume"),
+        '{"type":"server_restarting","message":"reconnect to resume"}',
+    ),
 ]
 
 
