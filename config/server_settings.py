@@ -118,9 +118,20 @@ class ServerSettings(Section):
         ge=0,
         le=32,
         description=(
-            "SessionActors each ingress replica keeps started ahead, so a new connection gets "
-            "its session at once instead of after a worker start (~3 s on 2 cores). Each holds "
-            "session_num_cpus and ~200 MB; one that waits 10 min is replaced."
+            "SessionActors each ingress replica keeps started ahead at least, so a new "
+            "connection gets its session at once instead of after a worker start (~3 s on 2 "
+            "cores). Each holds session_num_cpus and ~150 MB; one that waits 10 min is replaced."
+        ),
+    )
+    warm_sessions_max: int = Field(
+        8,
+        ge=0,
+        le=64,
+        description=(
+            "The most SessionActors the warm pool grows to when connections come in bursts: "
+            "it keeps as many ready as arrived within 10 s at the busiest moment of the last "
+            "5 minutes (at least warm_sessions, never more than max_sessions), then shrinks "
+            "back. With warm_sessions 0 there is no pool at all."
         ),
     )
     session_num_cpus: float = Field(

@@ -23,9 +23,11 @@ import ray
 from actors.session.actor import SessionActor
 from actors.session.store import NAMESPACE
 from config import Settings
+from serve_app.warm_demand import BurstDemand
 
 log = logging.getLogger("avatar_chat.ingress")
 WARM_TTL_S = 600.0
+MAX_PARALLEL_STARTS = 2
 _REPLACE_BEFORE_S = 60.0  # handed out only while well inside its TTL
 
 
@@ -68,15 +70,28 @@ def create_session_actor(session_id: str, settings: Settings):
 
 
 class SessionPool:
-    """``size`` started SessionActors ready for new connections (per ingress replica)."""
+    """Started SessionActors ready for new connections (per ingress replica): at least
+    ``size``, more after bursts of connections (``BurstDemand``), at most ``max_size``."""
 
-    def __init__(self, settings: Settings, start, *, size: int, ttl_s: float = WARM_TTL_S) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        start,
+        *,
+        size: int,
+        max_size: int | None = None,
+        ttl_s: float = WARM_TTL_S,
+        demand: BurstDemand | None = None,
+    ) -> None:
         """``start(actor)`` is awaited to start each new actor (``SessionActor.start``)."""
-        if size < 0:
-            raise ValueError(f"size must be >= 0, got {size}")
+        max_size = size if max_size is None else max_size
+        if size < 0 or max_size < size:
+            raise ValueError(f"need 0 <= size <= max_size, got size={size}, max_size={max_size}")
         if ttl_s <= _REPLACE_BEFORE_S:
             raise ValueError(f"ttl_s must be over {_REPLACE_BEFORE_S:g} s, got {ttl_s}")
-        self._settings, self._start, self.size, self._ttl_s = settings, start, size, ttl_s
+        self._settings, self._start, self._ttl_s = settings, start, ttl_s
+        self.size, self.max_size = size, max_size
+        self.demand = demand or BurstDemand()
         self._ready: deque[tuple[str, object, float]] = deque()
         self._starting = 0
         self._tasks: set[asyncio.Task] = set()
@@ -85,8 +100,15 @@ class SessionPool:
     def ready(self) -> int:
         return len(self._ready)
 
+    @property
+    def target(self) -> int:
+        """How many to keep ready now: the recent peak burst, within size..max_size."""
+        return min(self.max_size, max(self.size, self.demand.peak()))
+
     def take(self) -> tuple[str, object, float] | None:
-        """``(session id, started actor, when it was warmed)``, or None (create one then)."""
+        """``(session id, started actor, when it was warmed)``, or None (create one then).
+        Every call is a new session arriving: it counts towards the pool's demand."""
+        self.demand.arrived()
         self._drop_stale()
         entry = self._ready.popleft() if self._ready else None
         self.fill()
@@ -98,15 +120,20 @@ class SessionPool:
         ``take`` already started its replacement, so the pool may be full again by now: then
         the returned actor is surplus and is ended rather than kept past ``size``.
         """
-        if len(self._ready) < self.size:
+        if len(self._ready) < self.target:
             self._ready.appendleft(entry)
         else:
             end_session_actor(entry[1])
 
     def fill(self) -> None:
-        """Start actors in the background until ``size`` are ready or starting."""
+        """Start actors in the background until ``target`` are ready or starting (at most
+        MAX_PARALLEL_STARTS at a time: more would slow the cold starts of clients already
+        waiting); end the ones beyond it, longest warm first."""
         self._drop_stale()
-        while len(self._ready) + self._starting < self.size:
+        target = self.target
+        while len(self._ready) > target:
+            end_session_actor(self._ready.popleft()[1])
+        while len(self._ready) + self._starting < target and self._starting < MAX_PARALLEL_STARTS:
             self._starting += 1
             task = asyncio.get_running_loop().create_task(self._start_one())
             self._tasks.add(task)
@@ -115,12 +142,14 @@ class SessionPool:
     async def _start_one(self) -> None:
         session_id = new_session_id()
         actor = None
+        started = False
         try:
             actor = create_session_actor(session_id, self._settings)
             async with asyncio.timeout(self._settings.server.session_start_timeout_s):
                 await actor.expire_unless_attached.remote(self._ttl_s)
                 await self._start(actor)
-            if len(self._ready) < self.size:
+            started = True
+            if len(self._ready) < self.target:
                 self._ready.append((session_id, actor, time.monotonic()))
             else:  # filled meanwhile by an entry given back
                 end_session_actor(actor)
@@ -137,10 +166,12 @@ class SessionPool:
             raise
         finally:
             self._starting -= 1
+        if started:  # the next may begin now (a burst's target is above the parallel cap);
+            self.fill()  # a failed start is retried on the next fill, not at once
 
     def close(self) -> int:
         """End every actor ready or starting (this ingress is going away); how many."""
-        self.size = 0
+        self.size = self.max_size = 0
         ended = len(self._ready) + self._starting
         while self._ready:
             end_session_actor(self._ready.popleft()[1])

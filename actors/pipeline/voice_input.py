@@ -14,7 +14,6 @@ from actors.core.events import SpeechEndedEvent, SpeechStartedEvent, TranscriptE
 from actors.core.messages import SpeechStarted, Transcript, Utterance
 from actors.core.textclean import InputTextError, clean_text
 from actors.engines.vad.base import VAD
-from actors.engines.vad.silero import SileroVAD
 from actors.pipeline.conversation import Conversation
 from config import VADSettings
 
@@ -29,7 +28,9 @@ class VoiceInput:
     through the same path as the client's interrupt message. Each utterance is
     transcribed (in order) and its text starts a turn. Bad framing is refused by the
     ingress; this class takes whole PCM16 samples. ``language`` (the session's choice; None:
-    auto) goes with each utterance to the ASR, as it is when the utterance ends.
+    auto) goes with each utterance to the ASR, as it is when the utterance ends. The VAD
+    (Silero, an ONNX Runtime session of its own) is loaded on the first audio: a session that
+    only types never pays its import and memory.
     """
 
     def __init__(
@@ -45,15 +46,25 @@ class VoiceInput:
         self._transcribe = transcribe
         self._settings = settings
         self._max_chars = max_chars
-        self.vad = vad or SileroVAD.from_settings(settings)
+        self._vad = vad
         self._lock = asyncio.Lock()  # VAD state is sequential: one chunk at a time, in order
         self._barged = False
         self._asr_chain: asyncio.Task | None = None
         self.unavailable_reason: str | None = None
         self.language: str | None = None
 
+    @property
+    def vad(self) -> VAD:
+        if self._vad is None:
+            from actors.engines.vad.silero import SileroVAD  # onnxruntime: only when needed
+
+            self._vad = SileroVAD.from_settings(self._settings)
+        return self._vad
+
     async def feed(self, pcm: np.ndarray) -> None:
         async with self._lock:
+            if self._vad is None:  # the first audio: load it off the event loop
+                await asyncio.to_thread(lambda: self.vad)
             events = await asyncio.to_thread(self.vad.feed, pcm)
             s = self._settings
             run = self.vad.speech_run_ms

@@ -35,6 +35,7 @@ from config import Settings, tts_voices
 
 log = logging.getLogger("avatar_chat.session")
 RESTORE_WAIT_S = 120.0  # a restarted actor that no connection restores in this time exits
+PREFETCH_FRESH_S = 300.0  # the oldest catalog and voices (fetched at start) an attach may use
 # What a catalog entry carries to the client (the Avatar deployment's ``catalog()``).
 AVATAR_ENTRY_KEYS = ("name", "kind", "width", "height", "thumbnail", "idle", "default")
 
@@ -52,6 +53,7 @@ class SessionActor:
         self.session_id = session_id
         self._started = False
         self._generation = ""
+        self._prefetch = None
         self._ended = False
         self._conn = 0  # connections attached so far
         self._tasks: set[asyncio.Task] = set()
@@ -169,6 +171,9 @@ class SessionActor:
         self._reaper: asyncio.Task | None = None
         if restore:
             self._reaper = self._spawn(self._reap())  # not resumed: ends after the grace
+        # Asked now, while the actor waits (warm) for its connection: attach then answers
+        # without two deployment round trips (see _fresh_offer).
+        self._prefetch: asyncio.Task | None = self._spawn(self._timed_offer())
 
     def _save(self) -> None:
         """After every turn and choice: the history and the choices, to the store that
@@ -200,7 +205,7 @@ class SessionActor:
         self.conv.last_activity = time.monotonic()
         conn = self._conn
         async with self._configuring:
-            options = self._options = await self._offer()
+            options = self._options = await self._fresh_offer()
             if choices and not resumed:
                 await self._apply(choices, None, announce=False)
             info = await self._current_info()
@@ -295,6 +300,22 @@ class SessionActor:
                 log.warning("session=%s avatar unavailable: %s", self.session_id, exc)
                 return self.info
         return self._chosen_info
+
+    async def _timed_offer(self) -> tuple[float, ChoiceOptions]:
+        return time.monotonic(), await self._offer()
+
+    async def _fresh_offer(self) -> ChoiceOptions:
+        """The offer fetched at start if it is still recent (PREFETCH_FRESH_S), else a new
+        one: a resume or a late first connection sees the catalog as it is now."""
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None:
+            try:
+                at, options = await prefetch
+                if time.monotonic() - at < PREFETCH_FRESH_S:
+                    return options
+            except Exception:  # fetched again below, with its own error handling
+                pass
+        return await self._offer()
 
     async def _offer(self) -> ChoiceOptions:
         """What this session may choose now: the Avatar deployment's catalog and the TTS

@@ -54,8 +54,15 @@ class Ingress:
         self._idle_clips: OrderedDict[str, bytes] = OrderedDict()  # avatar name -> clip
         self._idle_lock = asyncio.Lock()
         self._gate = SocketGate.from_env(allowed_origins=self.settings.server.allowed_origins)
+        srv = self.settings.server
         self._pool = SessionPool(
-            self.settings, self._start_session, size=self.settings.server.warm_sessions
+            self.settings,
+            self._start_session,
+            size=min(srv.warm_sessions, srv.max_sessions),
+            # warm_sessions 0 turns the pool off, bursts or not
+            max_size=min(max(srv.warm_sessions, srv.warm_sessions_max), srv.max_sessions)
+            if srv.warm_sessions
+            else 0,
         )
         self._ctx: SessionContext | None = None
         self._connections: set[Connection] = set()

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from actors.core.errors import ErrorCode
 from actors.core.messages import TextDelta, Transcript
 from actors.engines.llm.base import LLM, LLMError, llm_engines
 from actors.pipeline.history import ChatHistory
 from config.llm_settings import OpenAIChatSettings
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["ChatLLM"]
 
@@ -41,6 +42,8 @@ class ChatLLM(LLM):
         self.total_timeout_s = s.total_timeout_s
         self.max_history_messages = s.max_history_messages
         key = s.api_key.get_secret_value() if s.api_key is not None else None
+        import openai  # here, not at import: ~20 MB and 500 modules no other engine needs
+
         self._client = openai.AsyncOpenAI(
             base_url=s.base_url,
             # Local OpenAI-compatible servers need no key, but the client insists on one.
@@ -68,6 +71,8 @@ class ChatLLM(LLM):
         await self._client.close()
 
     async def _deltas(self, messages: list[dict[str, str]]) -> AsyncIterator[TextDelta]:
+        import openai
+
         loop = asyncio.get_running_loop()
         end_at = loop.time() + self.total_timeout_s
         first_at = min(loop.time() + self.first_token_timeout_s, end_at)
@@ -133,6 +138,8 @@ def _chunk_text(chunk: Any) -> tuple[str, bool]:
 
 
 def _mapped(err: openai.APIError, *, started: bool) -> LLMError:
+    import openai
+
     if isinstance(err, openai.APITimeoutError):
         return LLMError(ErrorCode.LLM_TIMEOUT, "the LLM endpoint timed out")
     if isinstance(err, openai.APIStatusError):

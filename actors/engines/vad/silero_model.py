@@ -16,7 +16,6 @@ import glob
 import os
 
 import numpy as np
-import onnxruntime
 
 WINDOW = 512  # samples per scored window at 16 kHz
 CONTEXT = 64  # samples of the previous window prepended to each window
@@ -27,6 +26,8 @@ class SileroModel:
 
     def __init__(self, path: str | None = None):
         self.path = path or _bundled_model_path()
+        import onnxruntime  # here: a process that never hears audio never loads it
+
         opts = onnxruntime.SessionOptions()
         # One thread per call: windows are tiny and a server runs many streams at once.
         opts.intra_op_num_threads = 1
