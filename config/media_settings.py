@@ -78,8 +78,37 @@ class LipSyncSettings(Section):
             "calls from a single session; fewer bound the work thrown away at an interrupt."
         ),
     )
+    silence_db: float | None = Field(
+        -45.0,
+        ge=-120.0,
+        le=0.0,
+        description=(
+            "Frames whose whole Wav2Lip audio window (0.24 s) stays below this level (dBFS) show "
+            "the avatar's own frame instead of going through the model; None (or false): every "
+            "frame is inferred."
+        ),
+    )
+    silence_blend_frames: int = Field(
+        3,
+        ge=0,
+        le=12,
+        description=(
+            "Frames of a silent stretch, next to speech, that are still inferred and blended "
+            "into the avatar's frame (the mouth fades, not snaps); 0: a hard cut."
+        ),
+    )
     max_side: int = Field(1024, ge=128, description="Avatar inputs are downscaled to this side.")
     max_frames: int = Field(250, ge=1, description="Frames read from an avatar video.")
+
+    @field_validator("silence_db", mode="before")
+    @classmethod
+    def _silence_off(cls, v):
+        # A bool would pass as a number (false: 0 dBFS, every frame silent): false means off.
+        if v is False:
+            return None
+        if v is True:
+            raise ValueError("give a level in dBFS (e.g. -45), or null or false to turn it off")
+        return v
 
 
 class EncoderSettings(Section):

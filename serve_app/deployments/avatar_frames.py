@@ -4,7 +4,9 @@
 chunk leaves after a few frames). ``wav2lip_frames`` computes the mel windows, sends chunks of
 ``chunk_frames`` frames (mel windows and the pack's face crops: nothing else of the avatar) to
 the ``LipSync`` pool with ``chunks_in_flight`` of them in flight, pastes the mouths back and
-yields each chunk in order as it is done. Both take the audio padded to ``n_samples``.
+yields each chunk in order as it is done; frames of silent stretches skip the pool and show the
+pack's own frame (``actors.engines.avatar.silence``). Both take the audio padded to
+``n_samples``.
 """
 
 from __future__ import annotations
@@ -50,30 +52,62 @@ async def wav2lip_frames(
 
     ``source`` (the session) and ``name`` (the avatar) only label the requests for the pool's
     batch statistics. Leaving early (an interrupt) cancels the chunks still being made.
+
+    With the avatar's ``silence`` set, a chunk sends only its frames of weight above 0
+    (``Wav2LipAvatar.lip_weights``): speech and blend-edge frames; the rest are the pack's
+    frames. A chunk with nothing to infer sends no request and is gathered from the pack when
+    its turn comes, so it holds no memory meanwhile and takes no slot: ``in_flight`` counts
+    requests. The chunks yielded, their sizes and order are the same either way.
     """
     pcm = pad_to_frames(audio.pcm, audio.sample_rate, avatar.fps, min_samples=n_samples)
-    mel = await asyncio.to_thread(avatar.mel_inputs, pcm, audio.sample_rate)
 
-    async def chunk(part: np.ndarray, first: int) -> np.ndarray:
-        crops = avatar.face_crops(first, len(part))  # a cheap array gather
+    def features() -> tuple[np.ndarray, np.ndarray]:
+        return avatar.mel_inputs(pcm, audio.sample_rate), avatar.lip_weights(pcm, audio.sample_rate)
+
+    mel, weights = await asyncio.to_thread(features)
+
+    async def chunk(start: int, end: int) -> np.ndarray:
+        first, w = first_frame + start, weights[start:end]
+        need = np.flatnonzero(w > 0)
+        crops = avatar.face_crops(first, end - start)  # a cheap array gather
+        part = mel[start:end]
+        if len(need) < end - start:
+            crops, part = crops[need], part[need]
         response = lipsync.infer.remote(part, crops, source, name)
         try:
             mouths = await response
         except asyncio.CancelledError:  # awaiting a response does not cancel it by itself
             response.cancel()
             raise
-        return await asyncio.to_thread(avatar.paste, mouths, first)
+        return await asyncio.to_thread(avatar.compose_some, mouths, first, w)
 
-    pending: deque[asyncio.Task] = deque()
+    # A request in flight is a Task; a chunk of pack frames only is its (first, n), gathered
+    # when yielded.
+    pending: deque[asyncio.Task | tuple[int, int]] = deque()
+    requests = 0
+
+    async def next_chunk() -> np.ndarray:
+        nonlocal requests
+        item = pending.popleft()
+        if isinstance(item, tuple):
+            return await asyncio.to_thread(avatar.idle, item[1], first_frame=item[0])
+        requests -= 1
+        return await item
+
     try:
         for start in range(0, len(mel), chunk_frames):
-            part = mel[start : start + chunk_frames]
-            pending.append(asyncio.create_task(chunk(part, first_frame + start)))
-            if len(pending) >= in_flight:
-                yield await pending.popleft()
+            end = min(start + chunk_frames, len(mel))
+            if np.any(weights[start:end] > 0):
+                pending.append(asyncio.create_task(chunk(start, end)))
+                requests += 1
+            else:
+                pending.append((first_frame + start, end - start))
+            while requests >= in_flight:
+                yield await next_chunk()
         while pending:
-            yield await pending.popleft()
+            yield await next_chunk()
     finally:  # the consumer left (barge-in): drop the chunks still being made
-        for task in pending:
+        tasks = [t for t in pending if isinstance(t, asyncio.Task)]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)

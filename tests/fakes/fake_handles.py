@@ -2,12 +2,15 @@
 
 They mimic exactly the handle calls ``actors/deployment_stages.py`` makes:
 ``tts.synthesize.remote(sentence)._to_object_ref()`` and
-``avatar.options(stream=True).talking.remote(audio_or_ref, first_frame, n_samples, session)``.
+``avatar.options(stream=True).talking.remote(audio_or_ref, first_frame, n_samples, session)``;
+``FakeLipSyncHandle`` stands in for the LipSync pool the Avatar deployment calls
+(``lipsync.infer.remote(mel, crops, source, avatar)``), with a real model in-process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import numpy as np
 
@@ -95,3 +98,39 @@ class FakeAvatarHandle:
     @property
     def info(self) -> AvatarInfo:
         return AvatarInfo("sprite", self.size, self.size, self.fps)
+
+
+class FakeLipSyncHandle:
+    """``infer.remote(mel, crops, source, avatar)`` -> an awaitable (and cancellable) Task of
+    the mouths, made by ``runner`` (a real ``Wav2LipRunner``) in a worker thread, one call at a
+    time as the pool's gate runs them. ``requests`` lists the frames of each call, in order;
+    ``most_outstanding`` is the most calls made and not yet finished at any one time."""
+
+    def __init__(self, runner) -> None:
+        self.runner = runner
+        self.requests: list[int] = []
+        self.outstanding = self.most_outstanding = 0
+        self.infer = _Method(self._infer)
+        self._lock = threading.Lock()
+
+    @property
+    def frames(self) -> int:
+        """Frames sent to the model so far."""
+        return sum(self.requests)
+
+    def _infer(self, mel, crops, source: str = "", avatar: str = "") -> asyncio.Task:
+        self.outstanding += 1
+        self.most_outstanding = max(self.most_outstanding, self.outstanding)
+        task = asyncio.ensure_future(asyncio.to_thread(self._run, mel, crops))
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, _task) -> None:
+        self.outstanding -= 1
+
+    def _run(self, mel: np.ndarray, crops: np.ndarray) -> np.ndarray:
+        from actors.engines.avatar.wav2lip_runner import infer_mouths
+
+        with self._lock:
+            self.requests.append(len(mel))
+            return infer_mouths(self.runner, np.asarray(mel, np.float32), np.asarray(crops))

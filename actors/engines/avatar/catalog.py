@@ -33,6 +33,7 @@ import numpy as np
 from actors.engines.avatar.base import AvatarInfo, AvatarRenderer
 from actors.engines.avatar.pack import PACK_VERSION, is_pack_name
 from actors.engines.avatar.renderer_choice import make_sprite
+from actors.engines.avatar.silence import silence_from_settings
 from actors.engines.avatar.sprite_face import PALETTES
 from actors.engines.avatar.wav2lip import Wav2LipAvatar, pack_missing, unavailable_reason
 from config import Settings
@@ -161,7 +162,8 @@ class AvatarCatalog:
         if _is_sprite(key):
             return make_sprite(self._settings, palette=_palette(key))
         s = self._settings
-        return Wav2LipAvatar.load(s.avatars_dir, key, fps=s.avatar.fps)
+        silence = silence_from_settings(s.lipsync)
+        return Wav2LipAvatar.load(s.avatars_dir, key, fps=s.avatar.fps, silence=silence)
 
     def keep(self, key: str, renderer: AvatarRenderer) -> AvatarRenderer:
         """Cache ``renderer`` as ``key``, dropping the least recently used past the budget."""

@@ -38,6 +38,7 @@ def make_sprite(settings: Settings, palette: str | None = None) -> AvatarRendere
 def make_avatar(settings: Settings) -> AvatarRenderer:
     """The configured avatar renderer; Wav2Lip falls back to the sprite when unavailable."""
     if settings.avatar.kind == "wav2lip":
+        from actors.engines.avatar.silence import silence_from_settings
         from actors.engines.avatar.wav2lip import Wav2LipAvatar, make_runner, unavailable_reason
 
         if unavailable_reason(settings) is None:
@@ -48,5 +49,6 @@ def make_avatar(settings: Settings) -> AvatarRenderer:
                 runner=make_runner(settings),
                 fps=settings.avatar.fps,
                 batch_size=ls.max_batch_size,
+                silence=silence_from_settings(ls),
             )
     return make_sprite(settings)

@@ -7,6 +7,10 @@ the pack's frames. ``talking`` joins both around a local ``Wav2LipRunner`` (CLI,
 notebooks). Frame ``i`` of the session timeline always shows pack frame ``i % len(pack)``,
 so idle and talking frames join without a jump. Nothing here detects faces: the pack's
 boxes were found once, when it was prepared.
+
+With a ``silence`` (``actors.engines.avatar.silence.SilenceSkip``), ``lip_weights`` says which
+frames need the model at all: frames of silent stretches are the pack's own, and the frames
+next to speech are inferred and blended into it (``compose_some``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from actors.engines.avatar.base import AvatarInfo, AvatarRenderer, array_bytes
 from actors.engines.avatar.features import mel_windows, melspectrogram
 from actors.engines.avatar.pasteback import paste_mouth
 from actors.engines.avatar.prepare import AvatarPack
+from actors.engines.avatar.silence import SilenceSkip, blend_frames
 from actors.engines.avatar.wav2lip_runner import (
     Wav2LipRunner,
     infer_mouths,
@@ -40,7 +45,8 @@ class Wav2LipAvatar(AvatarRenderer):
     tensors. ``face_crops`` and ``paste`` are their uint8 counterparts (crops and mouths,
     27 KB a frame each instead of 221 KB in and 110 KB out), the pair that crosses
     processes; ``talking`` runs them around ``runner`` (``infer_mouths``) in batches of at
-    most ``batch_size`` frames.
+    most ``batch_size`` frames. ``silence`` (None: off) skips the model on silent frames:
+    ``lip_weights`` and ``compose_some``.
     """
 
     kind = "wav2lip"
@@ -52,16 +58,20 @@ class Wav2LipAvatar(AvatarRenderer):
         runner: Wav2LipRunner | None = None,
         fps: int = 25,
         batch_size: int = 16,
+        silence: SilenceSkip | None = None,
         note: str = "",
     ) -> None:
         if not isinstance(pack, AvatarPack):
             raise ValueError(f"pack must be an AvatarPack, got {type(pack).__name__}")
         if fps <= 0 or batch_size < 1:
             raise ValueError(f"need fps > 0 and batch_size >= 1, got {fps}, {batch_size}")
+        if silence is not None and not isinstance(silence, SilenceSkip):
+            raise ValueError(f"silence must be a SilenceSkip or None, got {silence!r}")
         self.pack = pack
         self.runner = runner
         self.fps = fps
         self.batch_size = batch_size
+        self.silence = silence
         # H.264 (yuv420p) needs even sides: an odd last row or column is left out.
         self.height, self.width = (int(v) - int(v) % 2 for v in pack.frames.shape[1:3])
         self.note = note
@@ -87,6 +97,14 @@ class Wav2LipAvatar(AvatarRenderer):
         n_frames = frame_count(len(pcm), sample_rate, self.fps)
         return mel_windows(melspectrogram(pcm, sample_rate), n_frames, self.fps)
 
+    def lip_weights(self, pcm: np.ndarray, sample_rate: int) -> np.ndarray:
+        """``[N]`` float32 per frame of ``pcm`` (``N = frame_count(...)``): 1 run the model,
+        0 show the pack frame, between: blend the two (all 1 without ``silence``)."""
+        n_frames = frame_count(len(pcm), sample_rate, self.fps)
+        if self.silence is None:
+            return np.ones(n_frames, np.float32)
+        return self.silence.weights(pcm, sample_rate, n_frames, self.fps)
+
     def face_crops(self, first_frame: int, n_frames: int) -> np.ndarray:
         """RGB uint8 ``[n_frames, 96, 96, 3]`` face crops of frames ``first_frame...``."""
         return self.pack.crops[self._indices(first_frame, n_frames)]
@@ -111,10 +129,33 @@ class Wav2LipAvatar(AvatarRenderer):
         indices = self._indices(first_frame, len(mouths))
         out = np.empty((len(mouths), self.height, self.width, 3), np.uint8)
         for k, (i, mouth) in enumerate(zip(indices, mouths, strict=True)):
-            box = tuple(int(v) for v in self.pack.boxes[i])
-            pasted = paste_mouth(self.pack.frames[i], box, mouth, self.pack.mask)
+            pasted = paste_mouth(self.pack.frames[i], self._box(i), mouth, self.pack.mask)
             out[k] = pasted[: self.height, : self.width]
         return out
+
+    def compose_some(self, mouths: np.ndarray, first_frame: int, weights: np.ndarray) -> np.ndarray:
+        """Frames ``first_frame...`` (one per weight): ``mouths`` holds the mouths of the frames
+        whose weight is above 0, in order; weight 1 is pasted as ``paste`` does, 0 is the pack
+        frame, and a weight between blends the pasted frame into the pack frame by it."""
+        weights = np.asarray(weights, np.float32)
+        inferred = np.flatnonzero(weights > 0)
+        if len(mouths) != len(inferred):
+            raise ValueError(f"{len(inferred)} frames need a mouth, got {len(mouths)}")
+        if len(inferred) == len(weights) and np.all(weights == 1):
+            return self.paste(mouths, first_frame)  # all speech: as without silence skipping
+        out = self.idle(len(weights), first_frame=first_frame)  # a copy (fancy indexing)
+        indices = self._indices(first_frame, len(weights))
+        for k, i in enumerate(inferred):  # only the frames that have a mouth
+            frame, (x0, y0, x1, y1) = self.pack.frames[indices[i]], self._box(indices[i])
+            pasted = paste_mouth(frame, (x0, y0, x1, y1), mouths[k], self.pack.mask)
+            if weights[i] < 1:  # paste_mouth changes only the box: blend just that
+                box = pasted[y0:y1, x0:x1]
+                box[:] = blend_frames(box, frame[y0:y1, x0:x1], weights[i])
+            out[i] = pasted[: self.height, : self.width]
+        return out
+
+    def _box(self, index: int) -> tuple[int, int, int, int]:
+        return tuple(int(v) for v in self.pack.boxes[index])
 
     @property
     def nbytes(self) -> int:
@@ -134,12 +175,16 @@ class Wav2LipAvatar(AvatarRenderer):
         if self.runner is None:
             raise RuntimeError("this Wav2LipAvatar has no runner: pass runner= to talk locally")
         mel = self.mel_inputs(pcm, sample_rate)
+        weights = self.lip_weights(pcm, sample_rate)
         parts = []
         for start in range(0, len(mel), self.batch_size):
             end = min(start + self.batch_size, len(mel))
-            crops = self.face_crops(first_frame + start, end - start)
-            mouths = infer_mouths(self.runner, mel[start:end], crops)
-            parts.append(self.paste(mouths, first_frame + start))
+            need = np.flatnonzero(weights[start:end] > 0)  # silent frames skip the model
+            crops = self.face_crops(first_frame + start, end - start)[need]
+            mouths = crops  # no frame of this batch needs the model: nothing to run
+            if len(need):
+                mouths = infer_mouths(self.runner, mel[start:end][need], crops)
+            parts.append(self.compose_some(mouths, first_frame + start, weights[start:end]))
         if not parts:
             return np.zeros((0, self.height, self.width, 3), np.uint8)
         return np.concatenate(parts)
