@@ -30,6 +30,7 @@ from actors.pipeline.choices import ChoiceError, ChoiceOptions, SessionChoices, 
 from actors.pipeline.conversation import Conversation
 from actors.pipeline.history import ChatHistory
 from actors.pipeline.outbox import OutboxItem, StreamBreak, StreamEnd, next_batch
+from actors.session.memory import release_free_memory
 from actors.session.remote_stages import DeploymentStages
 from config import Settings, tts_voices
 
@@ -174,6 +175,7 @@ class SessionActor:
         # Asked now, while the actor waits (warm) for its connection: attach then answers
         # without two deployment round trips (see _fresh_offer).
         self._prefetch: asyncio.Task | None = self._spawn(self._timed_offer())
+        self._spawn(asyncio.to_thread(release_free_memory))  # what start-up left behind
 
     def _save(self) -> None:
         """After every turn and choice: the history and the choices, to the store that
@@ -185,6 +187,8 @@ class SessionActor:
                 "choices": self.conv.choices.to_dict(),
             }
             self._store.put.remote(self.session_id, state)
+        if not self._ended:  # a turn's frames and fragments are free now
+            self._spawn(asyncio.to_thread(release_free_memory))
 
     async def attach(
         self, resumed: bool, choices: dict[str, str | None] | None = None

@@ -1,0 +1,31 @@
+"""Giving a session process's freed memory back to the machine.
+
+Every session is a process of its own, so what each one holds is paid once per user. After
+start-up (imports, the first deployment calls) and after each turn (frames, fragments), most
+of what was allocated is free again, but glibc keeps freed heap pages mapped; with many
+sessions per node those pages add up. ``release_free_memory`` collects garbage and asks
+glibc to return what it can (``malloc_trim``). Elsewhere it only collects garbage.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import sys
+
+__all__ = ["release_free_memory"]
+
+_libc = None
+if sys.platform.startswith("linux"):
+    try:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        _libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        _libc = None
+
+
+def release_free_memory() -> bool:
+    """Collect garbage, then return free heap pages to the OS; True if glibc trimmed."""
+    gc.collect()
+    return bool(_libc is not None and _libc.malloc_trim(0))
