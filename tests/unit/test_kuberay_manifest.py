@@ -24,12 +24,12 @@ import pytest
 import ray
 import yaml
 from packaging.requirements import Requirement
-from ray.serve import Application
 from ray.serve.schema import ServeDeploySchema
 
 from config import Settings
 from serve_app import app as app_module
 from serve_app.deployments import avatar as avatar_module
+from tests.app_graph import bound_deployments
 from tests.shared import SHARED
 
 pytestmark = pytest.mark.unit
@@ -215,17 +215,6 @@ def ray_containers(manifest) -> Iterator[tuple[str, dict]]:
 
 def deployments_by_name(app: dict) -> dict[str, dict]:
     return {d["name"]: d for d in app.get("deployments", [])}
-
-
-def bound_deployments(app: Application) -> dict:
-    """Name -> Serve deployment, for every deployment the application binds."""
-    found, stack = {}, [app]
-    while stack:
-        bound = stack.pop()._bound_deployment
-        found[bound.name] = bound
-        args = (*bound.init_args, *bound.init_kwargs.values())
-        stack += [a for a in args if isinstance(a, Application)]
-    return found
 
 
 def merged(base: dict, top: dict) -> dict:

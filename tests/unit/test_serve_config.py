@@ -11,6 +11,7 @@ from ray.serve import Application
 from config import Settings
 from serve_app import app as app_module
 from serve_app.deployments import avatar as avatar_module
+from tests.app_graph import bound_deployments
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,19 +21,8 @@ CONFIGS = ["serve_config.yaml", "serve_config.wav2lip.yaml"]
 CI_CPUS = 2  # the CI machine, and a small laptop: the shipped files must place on it
 
 
-def deployments(app: Application) -> dict:
-    """Name -> the Serve deployment, for every deployment the app binds."""
-    found, stack = {}, [app]
-    while stack:
-        bound = stack.pop()._bound_deployment
-        found[bound.name] = bound
-        args = (*bound.init_args, *bound.init_kwargs.values())
-        stack += [a for a in args if isinstance(a, Application)]
-    return found
-
-
 def deployment_names(app: Application) -> set[str]:
-    return set(deployments(app))
+    return set(bound_deployments(app))
 
 
 @pytest.fixture(params=CONFIGS)
@@ -74,7 +64,7 @@ def test_the_app_at_its_smallest_and_all_sessions_fit_on_two_cores(config, kind,
         monkeypatch.setattr(avatar_module, "weights_missing", lambda s: None)
     listed = {d["name"]: d for d in entry["deployments"]}
     reserved = {}
-    for name, deployment in deployments(app_module.build_app(args)).items():
+    for name, deployment in bound_deployments(app_module.build_app(args)).items():
         options = listed.get(name, {})
         cpus = options.get("ray_actor_options", {}).get(
             "num_cpus", deployment.ray_actor_options.get("num_cpus", 1)
