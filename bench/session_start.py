@@ -33,6 +33,7 @@ ARGS = {
         "max_sessions_per_client": 24,
         "resume_grace_s": 30,
         "session_start_timeout_s": 180,
+        "warm_sessions_max": 8,  # the server's default (the test fixtures keep one)
     },
     "llm": {"engine": "echo"},
     # Text sessions as serve_config.yaml runs them, without the tests' scripted-ASR plugin

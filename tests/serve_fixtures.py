@@ -21,6 +21,9 @@ DEFAULT_ARGS = {
         # Every test client is 127.0.0.1: per-client limits are tested on their own app.
         "max_sessions_per_client": 6,
         "max_connects_per_minute": 100000,
+        # One warm actor, whatever bursts the tests make: each is ~100 MB on a small machine,
+        # and tests count them. The pool's growth has its own tests (test_warm_demand.py).
+        "warm_sessions_max": 1,
         "test_view": True,  # the browser tests read the page's window.avatarChat
     },
     # Voice tests need meaningful transcripts: a scripted ASR (tests/fakes/fake_asr.py), which

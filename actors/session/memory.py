@@ -3,15 +3,17 @@
 Every session is a process of its own, so what each one holds is paid once per user. After
 start-up (imports, the first deployment calls) and after each turn (frames, fragments), most
 of what was allocated is free again, but glibc keeps freed heap pages mapped; with many
-sessions per node those pages add up. ``release_free_memory`` collects garbage and asks
-glibc to return what it can (``malloc_trim``). Elsewhere it only collects garbage.
+sessions per node those pages add up. ``release_free_memory`` asks glibc to return what it
+can (``malloc_trim``); elsewhere it does nothing.
+
+It touches no Python object, so it may run in a worker thread. (A ``gc.collect()`` there would
+run finalizers, some of which cancel Serve requests, off the event loop.)
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import gc
 import sys
 
 __all__ = ["release_free_memory"]
@@ -26,6 +28,5 @@ if sys.platform.startswith("linux"):
 
 
 def release_free_memory() -> bool:
-    """Collect garbage, then return free heap pages to the OS; True if glibc trimmed."""
-    gc.collect()
+    """Return free heap pages to the OS; True if glibc gave any back."""
     return bool(_libc is not None and _libc.malloc_trim(0))

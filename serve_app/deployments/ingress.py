@@ -36,7 +36,7 @@ from serve_app.session_pool import SessionPool
 
 log = logging.getLogger("avatar_chat.ingress")
 IDLE_CLIPS_KEPT = 8
-STOP_POLL_S = 1.0  # how often a replica with sockets asks whether Serve is stopping it
+STOP_POLL_S = 2.0  # how often a replica with sockets asks whether Serve is stopping it
 
 
 @serve.deployment(name="Ingress", ray_actor_options={"num_cpus": 0.1}, max_ongoing_requests=200)

@@ -61,7 +61,7 @@ def material(avatars, wav2lip_models_dir):
             "intra_op_threads": 1,
             "parallel_runs": 2,
             # Every frame inferred, so frame counts are exact here; skipping silent frames
-            # has its own test below.
+            # has its own test (test_lipsync_silence_serve.py).
             "silence_db": None,
         },
         "avatars_dir": str(avatars),
@@ -310,32 +310,3 @@ async def test_catalog_and_thumbnails_of_every_avatar(apps):
     assert np.abs(firsts["mirror"][:, ::-1].astype(int) - firsts["astro"]).mean() < 8
     with pytest.raises(ValueError, match="unknown avatar 'nobody'"):
         await avatar_handle().info.remote("nobody")
-
-
-async def test_silent_frames_skip_the_model_through_serve(ray_serve, material):
-    """Speech, then 1.2 s of silence: the silent frames are the pack's own, not inferred."""
-    from actors.core.messages import Sentence, pad_to_frames
-    from actors.engines.tts import EspeakTTS
-
-    args = {**material[0], "lipsync": {**material[0]["lipsync"], "silence_db": -45.0}}
-    name = "lipsync-silence"
-    with running_app(args, name=name, route_prefix="/silence"):
-        avatar = serve.get_deployment_handle("Avatar", app_name=name)
-        lipsync = serve.get_deployment_handle("LipSync", app_name=name)
-        speech = await EspeakTTS().synthesize(Sentence("Hello there."))
-        pcm = np.concatenate([speech.pcm, np.zeros(int(1.2 * speech.sample_rate), np.int16)])
-        pcm = pad_to_frames(pcm, speech.sample_rate, 25)
-        n_frames = len(pcm) * 25 // speech.sample_rate
-        audio = TTSAudio(pcm, speech.sample_rate, "espeak")
-        await lipsync.reset_stats.remote()
-        stream = avatar.options(stream=True).talking.remote(audio, 0, len(pcm), "silence")
-        frames = np.concatenate([chunk async for chunk in stream])
-        done = frames_done(await lipsync.stats.remote())
-        rest = await avatar.idle.remote(n_frames, 0)
-    assert len(frames) == n_frames
-    # ~30 silent frames: all but the blend ramps (the end of a sentence counts as speech,
-    # as the next one starts speaking at once) and the model's audio window are skipped.
-    assert 0 < done <= n_frames - 15, (done, n_frames)
-    # Every frame not inferred is the pack's own frame, untouched.
-    untouched = sum(np.array_equal(f, r) for f, r in zip(frames, rest, strict=True))
-    assert untouched == n_frames - done, (untouched, n_frames, done)

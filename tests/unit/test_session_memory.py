@@ -1,8 +1,6 @@
-"""release_free_memory: garbage collected and, on glibc, freed heap returned to the OS."""
+"""release_free_memory: on glibc, freed heap goes back to the OS."""
 
 from __future__ import annotations
-
-import gc
 
 import pytest
 
@@ -22,15 +20,13 @@ def _rss_mb() -> float:
 def test_freed_heap_goes_back_to_the_machine():
     blocks = [bytes(1000) for _ in range(80_000)]  # ~80 MB of malloc'd (not pymalloc) blocks
     pin = bytes(1000)  # allocated last: the freed blocks are not at the top of the heap
-    del blocks
+    del blocks  # freed by reference counting; glibc keeps the pages
     held = _rss_mb()
     assert release_free_memory() is True
     assert held - _rss_mb() > 40, "the freed blocks should have left the process"
     del pin
 
 
-def test_without_glibc_it_only_collects(monkeypatch):
-    collected = []
+def test_without_glibc_it_does_nothing(monkeypatch):
     monkeypatch.setattr(memory, "_libc", None)
-    monkeypatch.setattr(gc, "collect", lambda: collected.append(1) or 0)
-    assert release_free_memory() is False and collected == [1]
+    assert release_free_memory() is False
