@@ -141,24 +141,23 @@ class Ingress:
 
     async def idle_clip(self, request) -> Response:
         """``/idle.mp4``: the server's own avatar at rest, a seamless loop."""
-        return await self._idle_response("", None)  # "": no name, the server's own
+        return await self._idle_response(None)
 
     async def avatar_idle_clip(self, request) -> Response:
         """``/avatars/NAME/idle.mp4``: that avatar's idle loop; 404 if it is not offered."""
-        name = request.path_params["name"]
-        try:
-            await self.handles["avatar"].info.remote(name)
-        except ValueError:
-            return Response("unknown avatar\n", status_code=404, media_type="text/plain")
-        return await self._idle_response(name, name)
+        return await self._idle_response(request.path_params["name"])
 
-    async def _idle_response(self, key: str, name: str | None) -> Response:
+    async def _idle_response(self, name: str | None) -> Response:
         # Rendered once per avatar (a few seconds of frames and an encode), the last
         # IDLE_CLIPS_KEPT kept: browsers also cache them for an hour.
+        key = name or ""  # "": no name, the server's own
         async with self._idle_lock:
             clip = self._idle_clips.get(key)
             if clip is None:
-                info = await self.handles["avatar"].info.remote(name)
+                try:
+                    info = await self.handles["avatar"].info.remote(name)
+                except ValueError:  # the Avatar deployment's answer to a name it does not offer
+                    return Response("unknown avatar\n", status_code=404, media_type="text/plain")
                 clip = await render_idle_clip(self.handles["avatar"], info, self.settings, name)
                 self._idle_clips[key] = clip
                 while len(self._idle_clips) > IDLE_CLIPS_KEPT:

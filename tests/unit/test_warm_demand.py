@@ -10,7 +10,6 @@ from config import Settings
 from serve_app.session_pool import MAX_PARALLEL_STARTS, SessionPool
 from serve_app.warm_demand import BurstDemand
 from tests.fakes.clock import FakeClock
-from tests.unit.test_session_pool import actors  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.unit
 
@@ -65,7 +64,7 @@ async def _settle(pool: SessionPool) -> None:
     raise AssertionError(f"pool did not settle: ready {pool.ready}, target {pool.target}")
 
 
-async def test_a_burst_grows_the_pool_to_its_size_and_quiet_shrinks_it(actors):  # noqa: F811
+async def test_a_burst_grows_the_pool_to_its_size_and_quiet_shrinks_it(actors):
     clock = FakeClock()
     started = []
 
