@@ -67,7 +67,13 @@ def serve_figures(m: dict, precision: str, threads: int, rounds: int) -> dict:
     data = settings.model_dump(mode="json", exclude={"llm": {"api_key"}})
     pcm = np.random.default_rng(0).normal(0, 3000, SESSION_FRAMES * 960).astype(np.int16)
     audio = TTSAudio(pcm, 24000, "bench")  # 24 kHz speech-like noise, SESSION_FRAMES frames
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(
+        address="local",  # a Ray of its own, never a cluster left running on this machine
+        num_cpus=4,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+    )
     results: dict = {}
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": free_port()})  # not 8000: shared

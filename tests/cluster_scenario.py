@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -57,6 +58,14 @@ def app_config(port: int) -> dict:
             }
         ],
     }
+
+
+_STARTED = time.monotonic()
+
+
+def step(what: str) -> None:
+    """One line per stage on stderr: a failed run shows how far it got, and when."""
+    print(f"[{time.monotonic() - _STARTED:6.1f} s] {what}", file=sys.stderr, flush=True)
 
 
 def healthz(base: str) -> tuple[int, dict]:
@@ -111,12 +120,16 @@ async def run(port: int) -> dict:
 
     from tests.ws_client import ChatClient
 
+    from tests.serve_fixtures import patient_proxies
+
     out: dict = {}
+    patient_proxies()  # before the nodes start: their processes inherit it
     cluster = Cluster(
         initialize_head=True,
         head_node_args={"num_cpus": 2, "resources": HEAD, "include_dashboard": False},
     )
     try:
+        out["address"] = cluster.address
         worker = cluster.add_node(num_cpus=2, resources=WORKER)
         ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
         head_id = ray.get_runtime_context().get_node_id()
@@ -125,33 +138,41 @@ async def run(port: int) -> dict:
         client = _get_global_client()
         client.deploy_apps(ServeDeploySchema.model_validate(config))
         base = f"http://127.0.0.1:{port}"
+        step("app deployed; waiting for /healthz 200")
         await wait_health(base, 200, 240)
 
         async with ChatClient(base) as c:
+            step("healthy; first turn")
             await c.ask("Hello from the head node.")
             first = await c.until("turn_end", timeout=120)
             out["first_turn_media"] = len(first.media)
             out["placement"] = placements(client, head_id)
 
             # The worker goes away mid-reply: its TTS and Avatar replicas with it.
+            step("long turn, until its first sentence")
             await c.ask(LONG_QUESTION)
             await c.until("sentence", timeout=120)
             killed_at = time.monotonic()
+            step("killing the worker")
             cluster.remove_node(worker, allow_graceful=False)
             # The client is told (an error for the turn), then the turn ends: no hang.
             lost = await c.until("turn_end", timeout=240)
             out["lost_turn_errors"] = [e["code"] for e in lost.of_type("error")]
+            step("lost turn ended; ping")
             await c.send({"type": "ping"})
             out["pong_after_loss"] = (await c.until("pong", timeout=60)).events[-1]["type"]
+            step("waiting for /healthz 503")
             down = await wait_health(base, 503, 120)
             out["healthz_down"] = down.get("deployments", {})
 
             rejoined_at = time.monotonic()
+            step("a new worker joins; waiting for /healthz 200")
             cluster.add_node(num_cpus=2, resources=WORKER)
             await wait_health(base, 200, 300)
             out["recovery_s"] = round(time.monotonic() - rejoined_at, 1)
             out["outage_s"] = round(time.monotonic() - killed_at, 1)
 
+            step("recovered; last turn")
             await c.ask("Are you back?")
             after = await c.until("turn_end", timeout=180)
             out["after_turn_same_id"] = (
@@ -166,7 +187,27 @@ async def run(port: int) -> dict:
         finally:
             ray.shutdown()
             cluster.shutdown()
+            forget_address(cluster.address)
     return out
+
+
+def forget_address(address: str) -> None:
+    """Remove Ray's "current cluster" file if it still names this cluster.
+
+    ``Cluster`` writes its head's address there and never removes it; until ``ray stop``, any
+    ``ray.init()`` on this machine without an address would then join the dead cluster (and
+    refuse ``num_cpus``), as every later Ray test of a suite run did.
+    """
+    from ray._common.utils import get_ray_address_file
+
+    path = get_ray_address_file(None)
+    try:
+        with open(path) as fh:
+            if fh.read().strip() != address:
+                return
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 def main(argv: list[str]) -> int:

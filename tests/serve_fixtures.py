@@ -39,6 +39,17 @@ _PROXY_PATIENCE = {
 }
 
 
+def patient_proxies() -> None:
+    """Give Serve's proxies a minute to start and to answer health checks.
+
+    Serve kills a proxy not ready within 5 s (and one whose health check takes over 10 s); a
+    2-core machine kept busy by another process misses both, and then every app fails. Set
+    before Ray starts: its controller inherits these through the cluster's processes.
+    """
+    for var, seconds in _PROXY_PATIENCE.items():
+        os.environ.setdefault(var, seconds)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -65,13 +76,16 @@ def serve_instance(*, num_cpus: int = 4) -> Iterator[int]:
             raise RuntimeError("Ray is running but was not started by serve_instance")
         yield _serve_port
         return
-    # Serve kills a proxy not ready within 5 s (and one whose health check takes over 10 s);
-    # a 2-core machine kept busy by another process misses both, and then every app fixture
-    # fails. The controller inherits these through the local cluster Ray starts here.
-    for var, seconds in _PROXY_PATIENCE.items():
-        os.environ.setdefault(var, seconds)
+    patient_proxies()
+    # address="local": always a Ray of this process's own. Without it ray.init joins whatever
+    # cluster /tmp/ray/ray_current_cluster names (``ray start``, ray.cluster_utils.Cluster, even
+    # one long gone), and refuses num_cpus there.
     ray.init(
-        num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False
+        address="local",
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
     )
     try:
         port = free_port()

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from ray._private.utils import read_ray_address
 
 from tests.shared import ROOT
 
@@ -48,3 +49,7 @@ def test_turns_cross_nodes_and_survive_losing_the_worker(tmp_path):
     assert result["after_turn_same_id"] and result["after_turn_media"] > 0
     assert result["after_turn_errors"] == []
     assert result["placement_after"]["TTS"] == result["placement_after"]["Avatar"] == ["worker"]
+
+    # Gone without a trace: a later ray.init() on this machine starts its own Ray instead of
+    # trying to join the scenario's dead cluster.
+    assert read_ray_address() != result["address"]

@@ -67,7 +67,8 @@ def run_serve(config: Path) -> tuple[int, str]:
     # Short on purpose: Ray's unix socket paths live under it (108-byte limit).
     ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     env = {**os.environ, "RAY_TMPDIR": ray_tmp}
-    env.pop("RAY_ADDRESS", None)  # never join a running cluster
+    # Never join a running cluster (serve run's default "auto" joins any it finds).
+    env["RAY_ADDRESS"] = "local"
     proc = subprocess.Popen(
         [serve_cli(), "run", str(config)],
         cwd=ROOT,
