@@ -118,9 +118,8 @@ async def run(port: int) -> dict:
     from ray.serve.context import _get_global_client
     from ray.serve.schema import ServeDeploySchema
 
-    from tests.ws_client import ChatClient
-
     from tests.serve_fixtures import patient_proxies
+    from tests.ws_client import ChatClient
 
     out: dict = {}
     patient_proxies()  # before the nodes start: their processes inherit it
