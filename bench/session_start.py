@@ -21,10 +21,9 @@ import argparse
 import asyncio
 import json
 import time
-import urllib.request
 
 from bench.report import fmt, machine_line, markdown_table, pct, write_section
-from tests.serve_fixtures import running_app
+from tests.serve_fixtures import healthz, running_app
 from tests.ws_client import ChatClient
 
 ARGS = {
@@ -45,20 +44,15 @@ ARGS = {
 }
 
 
-def healthz(base: str) -> dict:
-    with urllib.request.urlopen(base + "/healthz", timeout=30) as r:
-        return json.loads(r.read())
-
-
 async def quiet(base: str, timeout_s: float = 120.0) -> None:
     """Idle server: no session left, and the warm pool no longer growing."""
     deadline = time.monotonic() + timeout_s
     last = None
     while time.monotonic() < deadline:
-        h = await asyncio.to_thread(healthz, base)
-        if h["sessions"] == 0 and h["warm_sessions"] == last:
+        _, h = await asyncio.to_thread(healthz, base, timeout_s=30)
+        if h.get("sessions") == 0 and h.get("warm_sessions") == last:
             return
-        last = h["warm_sessions"]
+        last = h.get("warm_sessions")
         await asyncio.sleep(3.0)
 
 

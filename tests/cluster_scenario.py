@@ -16,8 +16,8 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
+
+from tests.serve_fixtures import healthz
 
 HEAD = {"head": 100}
 WORKER = {"models": 100}
@@ -66,19 +66,6 @@ _STARTED = time.monotonic()
 def step(what: str) -> None:
     """One line per stage on stderr: a failed run shows how far it got, and when."""
     print(f"[{time.monotonic() - _STARTED:6.1f} s] {what}", file=sys.stderr, flush=True)
-
-
-def healthz(base: str) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(base + "/healthz", timeout=10) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as exc:  # 503 with the body below; 404 before the app is up
-        try:
-            return exc.code, json.loads(exc.read())
-        except ValueError:
-            return exc.code, {}
-    except OSError:
-        return 0, {}
 
 
 async def wait_health(base: str, want: int, timeout_s: float) -> dict:

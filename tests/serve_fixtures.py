@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
@@ -132,15 +134,25 @@ def running_app(
                 serve.delete(name)
 
 
+def healthz(base: str, *, timeout_s: float = 10.0) -> tuple[int, dict]:
+    """``GET /healthz`` of the app at ``base``: (status, body); 0 and {} if nothing answers."""
+    try:
+        with urllib.request.urlopen(base + "/healthz", timeout=timeout_s) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:  # 503 with the body; 404 before the app is up
+        try:
+            return exc.code, json.loads(exc.read())
+        except ValueError:
+            return exc.code, {}
+    except (OSError, ValueError):
+        return 0, {}
+
+
 def _wait_healthy(base: str, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=5) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
+        if healthz(base, timeout_s=5)[0] == 200:
+            return
         if time.monotonic() > deadline:
             raise TimeoutError(f"app at {base} not healthy after {timeout_s} s")
         time.sleep(0.5)
