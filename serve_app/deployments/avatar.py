@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 from collections.abc import AsyncIterator
 
@@ -63,6 +65,7 @@ class AvatarDeployment:
         self._catalog.get(None)  # the default now: a broken pack fails the deployment at once
         self._load_lock = asyncio.Lock()
         self._thumbnails: dict[str, bytes] = {}
+        self._drawing = drawing_tag(self._settings.avatar)
         if self._catalog.default_note:
             log.warning("%s", self._catalog.default_note)
 
@@ -77,6 +80,7 @@ class AvatarDeployment:
         self._catalog.reconfigure(self._settings)
         self._catalog.get(None)  # the default drawn again now, not in the next session's turn
         self._thumbnails.clear()
+        self._drawing = drawing_tag(avatar)
 
     async def _renderer(self, avatar: str | None) -> tuple[str, AvatarRenderer]:
         """(canonical name, renderer) of ``avatar``, loading it (one at a time) on a miss."""
@@ -136,12 +140,24 @@ class AvatarDeployment:
             self._thumbnails[key] = await asyncio.to_thread(self._catalog.thumbnail, key)
         return self._thumbnails[key]
 
+    async def drawing(self) -> str:
+        """A tag of the settings the avatars are drawn with: it changes when ``reconfigure``
+        changes them, and replicas with the same settings give the same tag, so what is kept
+        of the avatars elsewhere (the Ingress's idle clips) can tell when it is stale."""
+        return self._drawing
+
     def loaded(self) -> dict[str, int]:
         """The avatars this replica holds, least recently used first, and their bytes."""
         return self._catalog.loaded
 
     async def ready(self) -> bool:
         return True
+
+
+def drawing_tag(avatar: AvatarSettings) -> str:
+    """Short digest of the avatar settings (the same on every replica that has them)."""
+    text = json.dumps(avatar.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def avatar_deployment(settings: Settings) -> Application:

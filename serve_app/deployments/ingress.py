@@ -51,7 +51,8 @@ class Ingress:
         if asr is not None:
             self.handles["asr"] = asr
         self._avatar_info: AvatarInfo | None = None
-        self._idle_clips: OrderedDict[str, bytes] = OrderedDict()  # avatar name -> clip
+        # (avatar name, the Avatar deployment's drawing tag) -> clip
+        self._idle_clips: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._idle_lock = asyncio.Lock()
         self._gate = SocketGate.from_env(allowed_origins=self.settings.server.allowed_origins)
         srv = self.settings.server
@@ -148,17 +149,19 @@ class Ingress:
         return await self._idle_response(request.path_params["name"])
 
     async def _idle_response(self, name: str | None) -> Response:
-        # Rendered once per avatar (a few seconds of frames and an encode), the last
-        # IDLE_CLIPS_KEPT kept: browsers also cache them for an hour.
-        key = name or ""  # "": no name, the server's own
+        # Rendered once per avatar and drawing (a few seconds of frames and an encode), the
+        # last IDLE_CLIPS_KEPT kept: browsers also cache them for an hour. The drawing tag
+        # changes when the Avatar deployment is reconfigured: its clips are then made again.
+        avatar = self.handles["avatar"]
+        key = (name or "", await avatar.drawing.remote())  # "": no name, the server's own
         async with self._idle_lock:
             clip = self._idle_clips.get(key)
             if clip is None:
                 try:
-                    info = await self.handles["avatar"].info.remote(name)
+                    info = await avatar.info.remote(name)
                 except ValueError:  # the Avatar deployment's answer to a name it does not offer
                     return Response("unknown avatar\n", status_code=404, media_type="text/plain")
-                clip = await render_idle_clip(self.handles["avatar"], info, self.settings, name)
+                clip = await render_idle_clip(avatar, info, self.settings, name)
                 self._idle_clips[key] = clip
                 while len(self._idle_clips) > IDLE_CLIPS_KEPT:
                     self._idle_clips.popitem(last=False)

@@ -228,3 +228,15 @@ async def test_reconfigure_redraws_the_sprites_and_keeps_the_packs(avatars):
     assert list(sprite.loaded()) == ["sprite"]  # the default, drawn again at once
     with pytest.raises(ValueError, match="mouth_smoothing"):
         d.reconfigure({"mouth_smoothing": 2})
+
+
+async def test_the_drawing_tag_follows_the_settings_and_replicas_agree(avatars):
+    one, two = deployment(avatars), deployment(avatars)
+    assert await one.drawing() == await two.drawing()  # same settings, same tag
+    before = await one.drawing()
+    one.reconfigure({"mouth_smoothing": 0.9})
+    assert await one.drawing() != before
+    two.reconfigure({"mouth_smoothing": 0.9})
+    assert await one.drawing() == await two.drawing()
+    one.reconfigure({})  # nothing to change: the same drawing
+    assert await one.drawing() == await two.drawing()
