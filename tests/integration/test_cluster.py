@@ -7,15 +7,12 @@ two-node cluster, which this process, already connected to the suite's Ray, coul
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 
 import pytest
 from ray._private.utils import read_ray_address
 
-from tests.shared import ROOT
+from tests.process_group import run_to_end
 
 pytestmark = pytest.mark.integration
 
@@ -23,30 +20,11 @@ pytestmark = pytest.mark.integration
 SCENARIO_LIMIT_S = 900  # about 100 s on a quiet 2-core machine, 220 s beside two CPU burners
 
 
-def run_scenario(out) -> tuple[int, str]:
-    """The scenario to its end, in a process group of its own (its nodes with it): its exit
-    status and output. Past the limit the whole group is killed, not only the scenario."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.cluster_scenario", str(out)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        output, _ = proc.communicate(timeout=SCENARIO_LIMIT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate()
-        pytest.fail(f"the cluster scenario ran past {SCENARIO_LIMIT_S} s:\n{output[-4000:]}")
-    return proc.returncode, output
-
-
 @pytest.mark.timeout(SCENARIO_LIMIT_S + 60)
 def test_turns_cross_nodes_and_survive_losing_the_worker(tmp_path):
     out = tmp_path / "cluster.json"
-    returncode, output = run_scenario(out)
+    cmd = [sys.executable, "-m", "tests.cluster_scenario", str(out)]
+    returncode, output = run_to_end(cmd, limit_s=SCENARIO_LIMIT_S, what="the cluster scenario")
     assert returncode == 0, output[-6000:]
     result = json.loads(out.read_text())
 

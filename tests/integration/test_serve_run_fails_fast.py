@@ -9,12 +9,9 @@ own process group (so cleanup reaches exactly what it started).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -22,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.process_group import run_to_end
 from tests.shared import ROOT
 
 pytestmark = pytest.mark.integration
@@ -69,28 +67,12 @@ def run_serve(config: Path) -> tuple[int, str]:
     env = {**os.environ, "RAY_TMPDIR": ray_tmp}
     # Never join a running cluster (serve run's default "auto" joins any it finds).
     env["RAY_ADDRESS"] = "local"
-    proc = subprocess.Popen(
-        [serve_cli(), "run", str(config)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
     try:
-        try:
-            output, _ = proc.communicate(timeout=STOPS_WITHIN_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            output, _ = proc.communicate()
-            pytest.fail(f"serve run still running after {STOPS_WITHIN_S} s:\n{output[-4000:]}")
+        return run_to_end(
+            [serve_cli(), "run", str(config)], limit_s=STOPS_WITHIN_S, what="serve run", env=env
+        )
     finally:
-        # Whatever of its Ray outlived it (Ray's processes die with it; this is a backstop).
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
         shutil.rmtree(ray_tmp, ignore_errors=True)
-    return proc.returncode, output
 
 
 @pytest.mark.timeout(4 * STOPS_WITHIN_S)
