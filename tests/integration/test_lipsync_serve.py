@@ -26,7 +26,9 @@ from tests.serve_fixtures import running_app, serve_instance
 from tests.shared import SHARED
 from tests.ws_client import ChatClient, Turn
 
-pytestmark = pytest.mark.integration
+# A hang guard, not a speed limit: the module's Wav2Lip apps start inside its first test,
+# and beside two CPU burners that start and one turn took over the suite's 300 s.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 APP = "lipsync"
 TURN_TIMEOUT_S = 280.0  # the random model runs at a few frames/s on a shared 2-core CPU

@@ -14,7 +14,9 @@ from actors.core.messages import Sentence, TTSAudio, pad_to_frames
 from actors.engines.tts import EspeakTTS
 from tests.serve_fixtures import running_app
 
-pytestmark = pytest.mark.integration
+# A hang guard, not a speed limit: the module's Wav2Lip apps start inside its first test,
+# and beside two CPU burners that start and one turn took over the suite's 300 s.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 APP = "lipsync-silence"
 
 
