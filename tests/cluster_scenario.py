@@ -12,12 +12,13 @@ is decided by resources, as on a real cluster. Used by tests/integration/test_cl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import time
 
-from tests.serve_fixtures import healthz
+from tests.serve_fixtures import free_port, healthz, patient_proxies
 
 HEAD = {"head": 100}
 WORKER = {"models": 100}
@@ -105,7 +106,6 @@ async def run(port: int) -> dict:
     from ray.serve.context import _get_global_client
     from ray.serve.schema import ServeDeploySchema
 
-    from tests.serve_fixtures import patient_proxies
     from tests.ws_client import ChatClient
 
     out: dict = {}
@@ -185,20 +185,14 @@ def forget_address(address: str) -> None:
     refuse ``num_cpus``), as every later Ray test of a suite run did.
     """
     from ray._common.utils import get_ray_address_file
+    from ray._private.utils import read_ray_address
 
-    path = get_ray_address_file(None)
-    try:
-        with open(path) as fh:
-            if fh.read().strip() != address:
-                return
-        os.remove(path)
-    except FileNotFoundError:
-        pass
+    if read_ray_address() == address:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(get_ray_address_file(None))
 
 
 def main(argv: list[str]) -> int:
-    from tests.serve_fixtures import free_port
-
     result = asyncio.run(run(free_port()))
     text = json.dumps(result, indent=2)
     if len(argv) > 1:

@@ -134,3 +134,20 @@ class FakeLipSyncHandle:
         with self._lock:
             self.requests.append(len(mel))
             return infer_mouths(self.runner, np.asarray(mel, np.float32), np.asarray(crops))
+
+
+class InProcessHandle:
+    """``handle.method.remote(*args)`` on a plain object (e.g. a deployment class built
+    in-process): each call runs as a task and is awaited as Serve's responses are."""
+
+    def __init__(self, target) -> None:
+        self._target = target
+
+    def __getattr__(self, name: str) -> _Method:
+        method = getattr(self._target, name)
+
+        async def call(*args):
+            result = method(*args)
+            return await result if asyncio.iscoroutine(result) else result
+
+        return _Method(lambda *args: asyncio.ensure_future(call(*args)))

@@ -5,6 +5,7 @@ face at rest). A real AvatarDeployment and the real encoder, called in-process."
 from __future__ import annotations
 
 import asyncio
+import io
 from collections import OrderedDict
 
 import av
@@ -13,29 +14,9 @@ import pytest
 import serve_app.deployments.ingress as ingress_module
 from config import Settings
 from serve_app.deployments.avatar import AvatarDeployment
+from tests.fakes.fake_handles import InProcessHandle
 
 pytestmark = pytest.mark.unit
-
-
-class InProcessHandle:
-    """``handle.method.remote(*args)`` on a plain object, awaited as Serve's responses are."""
-
-    def __init__(self, target) -> None:
-        self._target = target
-
-    def __getattr__(self, name: str):
-        method = getattr(self._target, name)
-
-        class _Method:
-            @staticmethod
-            def remote(*args, **kwargs):
-                async def call():
-                    result = method(*args, **kwargs)
-                    return await result if asyncio.iscoroutine(result) else result
-
-                return asyncio.ensure_future(call())
-
-        return _Method
 
 
 class BareIngress:
@@ -52,8 +33,6 @@ class BareIngress:
 
 
 def clip_size(data: bytes) -> tuple[int, int]:
-    import io
-
     with av.open(io.BytesIO(data)) as container:
         stream = container.streams.video[0]
         return stream.codec_context.width, stream.codec_context.height
