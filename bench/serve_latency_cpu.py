@@ -12,7 +12,8 @@ from bench.serve_latency_turns import Sample
 
 _TICK = os.sysconf("SC_CLK_TCK")
 DRIVER = "driver: clients + LLM"
-GROUPS = ("SessionActor", "Avatar", "TTS", "Ingress", "ProxyActor", DRIVER)
+SESSIONS = "sessions"  # SessionHost processes (SessionActor ones before they shared hosts)
+GROUPS = (SESSIONS, "Avatar", "TTS", "Ingress", "ProxyActor", DRIVER)
 RAY_GROUPS = ("raylet", "gcs_server", "ServeController")
 
 
@@ -21,6 +22,8 @@ def _group(cmdline: str, comm: str) -> str:
     args = cmdline.split()
     if args and args[0].startswith("ray::"):
         name = args[0][5:].split(".")[0]  # ServeReplica:app:Avatar.talking -> Avatar
+        if name in ("SessionHost", "SessionActor"):
+            return SESSIONS
         return name.rsplit(":", 1)[-1] if name.startswith("ServeReplica") else name
     script = next((a for a in args[1:] if a.endswith(".py")), None)
     return Path(script).stem if comm.startswith("python") and script else comm

@@ -10,7 +10,7 @@ Starts the app on real local Ray + Serve (tests/serve_fixtures.running_app: espe
   ``session`` event. ``--rounds`` bursts per level; p50 / p95 over all clients of a level.
 - **Memory**: the machine's used memory (MemTotal − MemAvailable) with no session, then with
   ``--sessions`` live sessions that have each had one short turn; the difference per session,
-  and the USS (private memory) of the SessionActor processes.
+  and the USS (private memory) of the session host processes.
 
 Writes the ``session_start`` section of docs/benchmarks.md.
 """
@@ -82,7 +82,7 @@ def session_uss_mb() -> list[float]:
 
     out = []
     for a in state.actors().values():
-        if a.get("ActorClassName") == "SessionActor" and a.get("State") == "ALIVE":
+        if a.get("ActorClassName") == "SessionHost" and a.get("State") == "ALIVE":
             try:
                 with open(f"/proc/{a['Pid']}/smaps_rollup") as fh:
                     fields = dict(line.split(":", 1) for line in fh if ":" in line)
@@ -97,7 +97,8 @@ async def memory(base: str, n: int) -> dict:
     await quiet(base)
     await asyncio.sleep(5.0)
     before = used_mb()
-    warm_before = len(session_uss_mb())
+    hosts_before = len(session_uss_mb())
+    warm_before = (await asyncio.to_thread(healthz, base, timeout_s=30))[1]["warm_sessions"]
     clients = []
     for _ in range(n):
         c = ChatClient(base)
@@ -110,7 +111,7 @@ async def memory(base: str, n: int) -> dict:
     await asyncio.sleep(5.0)
     after = used_mb()
     uss = session_uss_mb()
-    warm_after = len(uss) - n  # the pool grows after a burst: count every actor added
+    warm_after = (await asyncio.to_thread(healthz, base, timeout_s=30))[1]["warm_sessions"]
     for c in clients:
         await c.__aexit__(None, None, None)
     return {
@@ -118,8 +119,10 @@ async def memory(base: str, n: int) -> dict:
         "before_mb": before,
         "after_mb": after,
         "warm_before": warm_before,
-        "warm_after": warm_after,
-        "per_session_mb": (after - before) / max(1, n + warm_after - warm_before),
+        "warm_after": warm_after,  # the pool grows after a burst: counted against the n
+        "hosts_before": hosts_before,
+        "hosts_after": len(uss),
+        "per_session_mb": (after - before) / n,
         "uss_median_mb": pct(uss, 0.5),
     }
 
@@ -173,9 +176,11 @@ def main() -> None:
         "",
         f"Memory: machine used memory {mem['before_mb']:.0f} MB with no session, "
         f"{mem['after_mb']:.0f} MB with {mem['sessions']} live sessions after one turn each "
-        f"(and {mem['warm_after']} warm actors, {mem['warm_before']} before): "
-        f"**{mem['per_session_mb']:.0f} MB per SessionActor process added**; median USS "
-        f"(private memory) of a SessionActor process {mem['uss_median_mb']:.0f} MB.",
+        f"(and {mem['warm_after']} warm sessions, {mem['warm_before']} before; "
+        f"{mem['hosts_after']} session host processes, {mem['hosts_before']} before): "
+        f"**{mem['per_session_mb']:.0f} MB per live session added** (the warm ones counted "
+        "against them); median USS (private memory) of a session host process "
+        f"{mem['uss_median_mb']:.0f} MB.",
     ])  # fmt: skip
     print(body if args.no_write else write_section("session_start", body))
 

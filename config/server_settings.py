@@ -82,9 +82,9 @@ class ServerSettings(Section):
         3,
         ge=0,
         description=(
-            "Times Ray restarts a SessionActor whose process died; the restarted actor "
-            "restores its history from the session store and the client is told "
-            "'session_lost'. 0: a dead session is gone."
+            "Times Ray restarts a session host whose process died; each of its sessions is "
+            "restored with its history from the session store and its client is told "
+            "'session_lost'. 0: a dead host's sessions are gone."
         ),
     )
     pipeline_depth: int = Field(
@@ -118,9 +118,10 @@ class ServerSettings(Section):
         ge=0,
         le=32,
         description=(
-            "SessionActors each ingress replica keeps started ahead at least, so a new "
-            "connection gets its session at once instead of after a worker start (~3 s on 2 "
-            "cores). Each holds session_num_cpus and ~150 MB; one that waits 10 min is replaced."
+            "Sessions each ingress replica keeps started ahead at least, so a new connection "
+            "gets its session at once, and a session host stays running for it (a new host "
+            "is a worker start, ~3 s on 2 cores). A warm session on a running host holds a "
+            "few MB; one that waits 10 min is replaced."
         ),
     )
     warm_sessions_max: int = Field(
@@ -128,22 +129,43 @@ class ServerSettings(Section):
         ge=0,
         le=64,
         description=(
-            "The most SessionActors the warm pool grows to when connections come in bursts: "
+            "The most sessions the warm pool grows to when connections come in bursts: "
             "it keeps as many ready as arrived within 10 s at the busiest moment of the last "
             "5 minutes (at least warm_sessions, never more than max_sessions), then shrinks "
             "back. With warm_sessions 0 there is no pool at all."
         ),
     )
+    sessions_per_host: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description=(
+            "Sessions one session host (a Ray actor process) holds. A process costs ~110 MB "
+            "and a worker start; a session in it a few MB. A host that dies takes its "
+            "sessions with it (each is restored, see session_max_restarts); 1: a process "
+            "per session."
+        ),
+    )
     session_num_cpus: float = Field(
-        0.05, gt=0, description="Ray CPU reservation of each SessionActor (fractional)."
+        0.05,
+        gt=0,
+        description=(
+            "Ray CPU reservation of each session (fractional); a host reserves it for each "
+            "of its sessions_per_host slots."
+        ),
     )
     session_memory_mb: int = Field(
-        200, ge=0, description="Ray memory reservation of each SessionActor (0: none)."
+        50,
+        ge=0,
+        description=(
+            "Ray memory reservation of each session (0: none); a host reserves it for each "
+            "of its slots."
+        ),
     )
     session_resources: dict[str, float] = Field(
         default_factory=dict,
         description=(
-            "Custom Ray resources each SessionActor (and the application's session directory "
+            "Custom Ray resources each session host (and the application's session directory "
             "and store) asks for, to keep them on chosen nodes of a cluster: e.g. "
             '`{"sessions": 0.01}` with nodes started by `ray start --resources '
             """'{"sessions": 100}'`. Empty: any node."""
@@ -153,10 +175,10 @@ class ServerSettings(Section):
         60.0,
         gt=0,
         description=(
-            "How long a new SessionActor may take to be placed and started (~3 s alone on 2 "
-            "cores, ~17 s for 6 at once). Past it the connection gets error 'capacity' instead "
-            "of waiting for cluster resources that may never free up, and the half-started "
-            "actor is ended."
+            "How long a new session may take to be placed and started (a new host: ~3 s "
+            "alone on 2 cores). Past it the connection gets error 'capacity' instead of "
+            "waiting for cluster resources that may never free up, and a host that was never "
+            "placed is ended."
         ),
     )
 

@@ -60,7 +60,7 @@ class Settings(Section):
         default_factory=list,
         description=(
             "Python modules imported before the other settings are validated, in every "
-            "process that loads them (Serve replicas and session actors too): a module that "
+            "process that loads them (Serve replicas and session hosts too): a module that "
             "registers an engine when imported (e.g. `@asr_engines.register`) makes its name "
             "valid as that capability's `engine`. Tests load their fake engines this way."
         ),

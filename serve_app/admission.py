@@ -118,6 +118,11 @@ class Admission:
         if slot is not None and slot.attached:
             slot.attached, slot.detached_at = False, self.clock()
 
+    def has_socket(self, session_id: str) -> bool:
+        """Whether a socket holds the session now (False once it has detached, or has no slot)."""
+        slot = self._slots.get(session_id)
+        return slot is not None and slot.attached
+
     def release(self, session_id: str) -> None:
         self._slots.pop(session_id, None)
 

@@ -1,7 +1,7 @@
-"""What an ingress replica does as it stops: its sockets, its warm actors, and, when the
-application itself is going away, the application's session actors, directory and store.
+"""What an ingress replica does as it stops: its sockets, its warm sessions, and, when the
+application itself is going away, the application's session hosts, directory and store.
 
-Session actors, the directory and the store are detached Ray actors (any ingress replica
+Session hosts, the directory and the store are detached Ray actors (any ingress replica
 finds them, and a session outlives the replica its socket came through), so nothing ends
 them with the application: Serve stops replicas, not the actors they created. An ingress
 replica stops for three reasons: a scale-down, a redeploy (new replicas take over) or the
@@ -20,6 +20,7 @@ from ray import serve
 
 from actors.session.store import NAMESPACE, store_name
 from serve_app.directory import directory_name
+from serve_app.session_hosts import application_hosts, host_name
 
 log = logging.getLogger("avatar_chat.ingress")
 RESTART_MESSAGE = "the server is restarting; reconnect to resume this session"
@@ -64,14 +65,16 @@ async def application_is_going_away(app_name: str) -> bool:
 
 
 async def end_application_actors(app_name: str) -> int:
-    """End every session of the application, then its directory and store; how many
-    sessions were ended. Safe to run from several replicas at once."""
+    """End every session of the application, then its session hosts (warm sessions too),
+    directory and store; how many admitted sessions were ended. Safe to run from several
+    replicas at once."""
     directory = _named(directory_name(app_name))
     ended = 0
     if directory is not None:
         with contextlib.suppress(Exception):  # another replica may be ending them too
             ended = await asyncio.wait_for(directory.end_all.remote(), 10.0)
-    for actor in (directory, _named(store_name(app_name))):
+    hosts = [_named(host_name(key)) for key in await asyncio.to_thread(application_hosts, app_name)]
+    for actor in (*hosts, directory, _named(store_name(app_name))):
         if actor is not None:
             with contextlib.suppress(Exception):
                 ray.kill(actor, no_restart=True)

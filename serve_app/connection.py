@@ -8,7 +8,6 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 
-import ray
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from actors.core.errors import ErrorCode
@@ -40,17 +39,11 @@ from serve_app.protocol import (
     parse_client_text,
     to_wire,
 )
-from serve_app.session_pool import (
-    create_session_actor,
-    end_session_actor,
-    find_session_actor,
-    new_session_id,
-)
-from serve_app.session_restore import restore_session, wait_name_free
+from serve_app.session_hosts import ACTOR_GONE, end_session, find_session, new_session_id
+from serve_app.session_restore import restore_session
 
 log = logging.getLogger("avatar_chat.ingress")
 MAX_AUDIO_IN_FLIGHT = 25  # half a second of 20 ms messages
-_ACTOR_GONE = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +55,7 @@ class SessionContext:
     handles: dict
     directory: object  # SessionDirectory handle
     store: object  # SessionStore handle
+    hosts: object  # SessionHosts: where this replica places new sessions
     pool: object = None  # SessionPool, or None
     generation: str = ""  # the deployed code's version; sessions carry the one that started them
 
@@ -69,6 +63,13 @@ class SessionContext:
         kwargs = {"directory": self.directory, "store": self.store, "restore": restore}
         kwargs["generation"] = self.generation
         return (self.settings_dict, self.handles, info), kwargs
+
+
+async def _still_live(session) -> bool:
+    try:
+        return await session.state.remote() == "live"
+    except ACTOR_GONE:
+        return False
 
 
 def client_address(ws: WebSocket, *, trust_forwarded: bool) -> str:
@@ -84,11 +85,11 @@ def client_address(ws: WebSocket, *, trust_forwarded: bool) -> str:
 
 
 class Connection:
-    """Client socket <-> SessionActor relay; drops media of interrupted turns at once.
+    """Client socket <-> session relay; drops media of interrupted turns at once.
 
     A session has one socket: a resume from elsewhere replaces this one (error ``replaced``,
-    close 4001). A session actor that dies is noticed at once (error ``session_lost``); it
-    is restored with its history when Ray restarts it, on the same socket.
+    close 4001). A session host that dies is noticed at once (error ``session_lost``); the
+    session is restored with its history when Ray restarts the host, on the same socket.
     """
 
     def __init__(self, ws: WebSocket, ctx: SessionContext, *, client: str) -> None:
@@ -132,7 +133,7 @@ class Connection:
                 return
             resumed = True
         if outcome == "closed":
-            with contextlib.suppress(*_ACTOR_GONE):
+            with contextlib.suppress(*ACTOR_GONE):
                 await self.actor.detach.remote(self.conn)
             await self.ctx.directory.detached.remote(session_id)
         elif outcome == "replaced":
@@ -172,21 +173,29 @@ class Connection:
         pool = self.ctx.pool
         warm = pool.take() if pool is not None else None
         session_id = warm[0] if warm else new_session_id()
-        if not await self._admit(session_id):
+        if not await self._admit(session_id, warm[1].host_key if warm else None):
             if warm:
                 pool.give_back(warm)
             return None
-        if warm:
+        if warm and await _still_live(warm[1]):
             return warm[1], session_id, False  # started ahead by the pool
-        actor = create_session_actor(session_id, self.settings)
+        # None warm, or its host died since (restarted without it): one of our own, same id.
         timeout_s = self.settings.server.session_start_timeout_s
         args, kwargs = self.ctx.start_args(avatar_info)
+        actor = None
+
+        async def place_and_start():
+            nonlocal actor
+            actor = await self.ctx.hosts.open(session_id)
+            await self.ctx.directory.placed.remote(session_id, actor.host_key)
+            await actor.start.remote(*args, **kwargs)
+
         try:
-            await asyncio.wait_for(actor.start.remote(*args, **kwargs), timeout_s)
+            await asyncio.wait_for(place_and_start(), timeout_s)
         except TimeoutError:
             # Not placed in time: the cluster lacks the CPUs or memory for one more session.
             log.warning("session=%s not started within %g s: refused", session_id, timeout_s)
-            end_session_actor(actor)
+            end_session(actor)
             await self.ctx.directory.release.remote(session_id)
             await self._refuse(
                 ErrorCode.CAPACITY, "no room to start a session right now; please try again later"
@@ -195,12 +204,12 @@ class Connection:
         return actor, session_id, False
 
     async def _resume(self, session_id: str, avatar_info: AvatarInfo):
-        actor = find_session_actor(session_id)
+        actor = await find_session(self.ctx.directory, session_id)
         if actor is None:
             return None
         try:
             state = await actor.state.remote()
-        except _ACTOR_GONE:
+        except ACTOR_GONE:
             return None
         if state == "ended":
             return None
@@ -211,30 +220,36 @@ class Connection:
             if not await self._restore(session_id, avatar_info, announce=False):
                 return None
             return actor, session_id, True
-        if not await self._admit(session_id):
+        if not await self._admit(session_id, actor.host_key):
             return None
         return actor, session_id, True
 
     async def _renew(self, session_id: str, old, avatar_info: AvatarInfo):
         """The session was started by code the application has since replaced (a redeploy):
-        the old actor retires, keeping the saved history, and a new one, running this code,
-        takes the session id and restores it."""
+        the old session retires (releasing its slot), keeping the saved history, and a new
+        one on a host of this replica, running this code, takes the session id and restores
+        it."""
         log.info("session=%s started by an older deployment: renewing it", session_id)
-        with contextlib.suppress(*_ACTOR_GONE):
+        with contextlib.suppress(*ACTOR_GONE):
             await old.retire.remote()
-        if not await wait_name_free(session_id):
+        timeout_s = self.settings.server.session_start_timeout_s
+        try:
+            self.actor = await asyncio.wait_for(self.ctx.hosts.open(session_id), timeout_s)
+        except TimeoutError:
+            log.warning("session=%s: no host for its renewal within %g s", session_id, timeout_s)
             return None
-        self.actor = create_session_actor(session_id, self.settings)
         if not await self._restore(session_id, avatar_info, announce=False):
-            end_session_actor(self.actor)
+            end_session(self.actor)
             return None
         return self.actor, session_id, True
 
-    async def _admit(self, session_id: str) -> bool:
-        decision = await self.ctx.directory.admit.remote(session_id, self.client)
+    async def _admit(self, session_id: str, host_key: str | None) -> bool:
+        """A slot for ``session_id`` (on the host of ``host_key``; None: not placed yet)."""
+        directory = self.ctx.directory
+        decision = await directory.admit.remote(session_id, self.client, host_key)
         for victim in decision.evict:  # detached sessions whose slots went to this one
             log.info("session=%s evicted for a new session", victim)
-            gone = find_session_actor(victim)
+            gone = await find_session(directory, victim)
             if gone is not None:
                 gone.end.remote("evicted: its slot went to a new session")
         if not decision.admitted:
@@ -242,7 +257,7 @@ class Connection:
         return decision.admitted
 
     async def _on_lost(self, session_id: str) -> None:
-        """The session actor died: tell the client at once and free the slot."""
+        """The session's host died: tell the client at once and free the slot."""
         self._audio_calls.clear()
         await self._error(
             ErrorCode.SESSION_LOST,
@@ -258,7 +273,7 @@ class Connection:
             if announce:
                 await self._refuse(ErrorCode.SESSION_EXPIRED, "the session could not be restored")
             return False
-        return await self._admit(session_id)
+        return await self._admit(session_id, self.actor.host_key)
 
     async def _receive_loop(self) -> str:
         srv = self.settings.server
@@ -287,7 +302,7 @@ class Connection:
                     await self._on_text(text or "")
             except ProtocolError as exc:
                 await self._error(exc.code, str(exc), exc.client_id)
-            except _ACTOR_GONE:
+            except ACTOR_GONE:
                 return "lost"
 
     async def _on_text(self, raw: str) -> None:
@@ -324,7 +339,7 @@ class Connection:
                     if isinstance(item, StreamEnd):
                         return item.reason
                     await self._send(item)
-        except _ACTOR_GONE:
+        except ACTOR_GONE:
             return "lost"
         except (WebSocketDisconnect, RuntimeError) as exc:
             log.info("event stream ended: %s", type(exc).__name__)

@@ -1,9 +1,9 @@
-"""Bringing back a session whose actor process died and that Ray restarted.
+"""Bringing back a session whose host process died and that Ray restarted.
 
-Ray restarts a SessionActor (``server.session_max_restarts``) by running its constructor
-again in a new process: it is then ``new``, with no settings and no history. The connection
-that noticed the loss starts it again with ``restore=True``, and the actor reads its history
-from the session store (actors/session_store.py).
+Ray restarts a SessionHost (``server.session_max_restarts``) by running its constructor
+again in a new process: it is then empty, and each session it held is ``new`` there for a
+while. The connection that noticed the loss starts its session again with ``restore=True``,
+and the session reads its history from the session store (actors/session/store.py).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ async def restore_session(
             return True
         except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
             await asyncio.sleep(_POLL_S)
-    log.warning("a restarted session actor did not come back within %g s", timeout_s)
+    log.warning("a restarted session host did not come back within %g s", timeout_s)
     return False
 
 
@@ -66,18 +66,3 @@ def actor_pid(actor) -> int:
     from ray._private import state
 
     return int((state.actors(actor._actor_id.hex()) or {}).get("Pid", 0))
-
-
-async def wait_name_free(session_id: str, timeout_s: float = 30.0) -> bool:
-    """Wait until no actor holds ``session_id``'s name (an ended actor lets go of it once
-    its process is gone); False if it is still held after ``timeout_s``."""
-    from serve_app.session_pool import find_session_actor
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while await asyncio.to_thread(find_session_actor, session_id) is not None:
-        if loop.time() > deadline:
-            log.warning("session=%s: the old actor still holds its name", session_id)
-            return False
-        await asyncio.sleep(_POLL_S)
-    return True

@@ -1,9 +1,10 @@
 """``BurstDemand``: how many sessions arrive together, to size the warm pool by.
 
-A warm SessionActor is ~150 MB held for nobody, so the pool stays small while connections
-trickle in; but a burst (a class opening the page at once, a demo) would otherwise wait for
-worker starts one after another. The pool keeps as many ready as the busiest burst of the
-recent past: the most arrivals within ``burst_s`` seen in the last ``memory_s``.
+A warm session is held for nobody (a few MB, and its share of a host's reservation), so the
+pool stays small while connections trickle in; but a burst (a class opening the page at once,
+a demo) would otherwise wait for session starts, and new host processes, one after another.
+The pool keeps as many ready as the busiest burst of the recent past: the most arrivals
+within ``burst_s`` seen in the last ``memory_s``.
 """
 
 from __future__ import annotations

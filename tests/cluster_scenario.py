@@ -81,7 +81,7 @@ async def wait_health(base: str, want: int, timeout_s: float) -> dict:
 
 
 def placements(client, head_id: str) -> dict[str, list[str]]:
-    """Deployment (and SessionActor) -> 'head' / 'worker' for each live replica (actor)."""
+    """Deployment (and SessionHost) -> 'head' / 'worker' for each live replica (actor)."""
     from ray._private import state
     from ray.serve.schema import ServeInstanceDetails
 
@@ -91,9 +91,9 @@ def placements(client, head_id: str) -> dict[str, list[str]]:
         where[name] = sorted("head" if r.node_id == head_id else "worker" for r in dep.replicas)
     sessions = [
         a for a in state.actors().values()
-        if a.get("ActorClassName") == "SessionActor" and a.get("State") == "ALIVE"
+        if a.get("ActorClassName") == "SessionHost" and a.get("State") == "ALIVE"
     ]  # fmt: skip
-    where["SessionActor"] = sorted(
+    where["SessionHost"] = sorted(
         "head" if a["Address"]["NodeID"] == head_id else "worker" for a in sessions
     )
     return where

@@ -165,3 +165,16 @@ def _merge(a: dict, b: dict) -> dict:
     for k, v in b.items():
         out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
+
+
+async def session_of(session_id: str, *, app: str = "avatar-chat"):
+    """The session's handle (a SessionHandle: its host and id), found as a resuming
+    connection finds it, through the application's directory; None if it has none."""
+    import ray
+
+    from actors.session.store import NAMESPACE
+    from serve_app.directory import directory_name
+    from serve_app.session_hosts import find_session
+
+    directory = ray.get_actor(directory_name(app), namespace=NAMESPACE)
+    return await find_session(directory, session_id)

@@ -1,6 +1,6 @@
 """A session's own choices (language, avatar, voice, persona) and the rules for changing them.
 
-Pure data and functions, no Ray, no I/O: the session actor gathers what may be chosen
+Pure data and functions, no Ray, no I/O: the session gathers what may be chosen
 (``ChoiceOptions``: the Avatar deployment's catalog, the TTS deployment's voices and the
 ``choices`` settings), and ``choose`` checks a request against it. A request that breaks a
 rule raises ``ChoiceError`` with its error code, and the session keeps what it had: a request

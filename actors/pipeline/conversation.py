@@ -1,6 +1,6 @@
 """A conversation's state machine, independent of Ray and of the socket.
 
-``text / interrupt -> events + MediaChunk`` into an outbox. The SessionActor
+``text / interrupt -> events + MediaChunk`` into an outbox. The session
 wraps one of these; tests and notebooks can drive it directly.
 """
 

@@ -1,6 +1,6 @@
 """Batching a session's outgoing items, so each hop to the client carries several at once.
 
-Every item a SessionActor yields crosses two Ray hops (session -> ingress -> proxy) before it
+Every item a session yields crosses two Ray hops (session -> ingress -> proxy) before it
 reaches the socket, and each hop costs about a millisecond of CPU in both processes. An LLM
 streams ~20 tokens a second per session, so at many sessions the reply text alone kept both
 cores busy. ``next_batch`` returns everything that is ready, and keeps a batch that holds only

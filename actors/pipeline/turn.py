@@ -4,7 +4,7 @@
 stages overlapped: while sentence k is being encoded, sentence k+1 is being
 animated and k+2 synthesised (up to ``depth`` sentences in flight). Delivery is
 strictly in order. The same class runs in the CLI (stages in threads) and in the
-SessionActor (stages are Serve deployment calls): only the callables differ.
+session on its host (stages are Serve deployment calls): only the callables differ.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
-"""Giving a session process's freed memory back to the machine.
+"""Giving a session host's freed memory back to the machine.
 
-Every session is a process of its own, so what each one holds is paid once per user. After
-start-up (imports, the first deployment calls) and after each turn (frames, fragments), most
-of what was allocated is free again, but glibc keeps freed heap pages mapped; with many
-sessions per node those pages add up. ``release_free_memory`` asks glibc to return what it
+After start-up (imports, the first deployment calls) and after each turn (frames, fragments),
+most of what a session allocated is free again, but glibc keeps freed heap pages mapped; with
+many sessions per node those pages add up. ``release_free_memory`` asks glibc to return what it
 can (``malloc_trim``); elsewhere it does nothing.
 
 It touches no Python object, so it may run in a worker thread. (A ``gc.collect()`` there would

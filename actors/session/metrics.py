@@ -41,7 +41,7 @@ def _metrics():
 
 
 def record_turn(timings: dict[str, float]) -> None:
-    """Record one finished turn's stage timings (called in the SessionActor)."""
+    """Record one finished turn's stage timings (called in the session host)."""
     m = _metrics()
     for stage, seconds in timings.items():
         if stage == "first_media":

@@ -1,4 +1,4 @@
-"""Turn stages backed by Serve deployment handles, for the SessionActor.
+"""Turn stages backed by Serve deployment handles, for a Session.
 
 Speech and frames come from the pooled TTS and Avatar deployments; audio travels between
 them as a Ray object ref, and frame chunks stream back to the session's encoder.

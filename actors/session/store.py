@@ -1,7 +1,7 @@
 """What a session must not lose when its actor process dies: a store that outlives it.
 
 Chosen: one small detached Ray actor per application holding each session's chat history
-(and the session's choices) in memory. It lives beside the session actors, needs nothing
+(and the session's choices) in memory. It lives beside the session hosts, needs nothing
 installed, and a write is one asynchronous actor call of a few KB per finished turn (about a
 millisecond of CPU); the session does not wait for it. It is lost with the cluster, which is
 also where the sessions live; a store on disk or in Redis would outlive the cluster, at the

@@ -1,8 +1,8 @@
 """Ingress deployment: Starlette routes for the web client, health, and the session socket.
 
-Stateless: any replica serves any connection, because a session's state lives in
-its SessionActor (found by name on resume) and admission is counted by the
-shared SessionDirectory.
+Stateless: any replica serves any connection, because a session's state lives on
+a SessionHost (which the shared SessionDirectory, where admission is counted, names
+on resume).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from serve_app.directory import get_directory
 from serve_app.http_security import SecurityHeaders, SocketGate
 from serve_app.idle import render_idle_clip
 from serve_app.page import index_response, static_routes
+from serve_app.session_hosts import SessionHosts
 from serve_app.session_pool import SessionPool
 
 log = logging.getLogger("avatar_chat.ingress")
@@ -42,7 +43,7 @@ STOP_POLL_S = 2.0  # how often a replica with sockets asks whether Serve is stop
 @serve.deployment(name="Ingress", ray_actor_options={"num_cpus": 0.1}, max_ongoing_requests=200)
 @serve.ingress()
 class Ingress:
-    """HTTP and WebSocket front door; relays each socket to its SessionActor."""
+    """HTTP and WebSocket front door; relays each socket to its session."""
 
     def __init__(self, settings: dict, tts, avatar, asr=None) -> None:
         self.settings = Settings.model_validate(settings)
@@ -56,9 +57,11 @@ class Ingress:
         self._idle_lock = asyncio.Lock()
         self._gate = SocketGate.from_env(allowed_origins=self.settings.server.allowed_origins)
         srv = self.settings.server
+        self._hosts = SessionHosts(self.settings, app_name=serve.get_replica_context().app_name)
         self._pool = SessionPool(
             self.settings,
             self._start_session,
+            hosts=self._hosts,
             size=min(srv.warm_sessions, srv.max_sessions),
             # warm_sessions 0 turns the pool off, bursts or not
             max_size=min(max(srv.warm_sessions, srv.warm_sessions_max), srv.max_sessions)
@@ -71,7 +74,7 @@ class Ingress:
         self._stop_watch: asyncio.Task | None = None
 
     async def check_health(self) -> None:
-        """Serve calls this every few seconds: keeps the warm session actors topped up."""
+        """Serve calls this every few seconds: keeps the warm sessions topped up."""
         self._pool.fill()
 
     async def _start_session(self, actor) -> None:
@@ -90,6 +93,7 @@ class Ingress:
                 handles=self.handles,
                 directory=await get_directory(app, self.settings),
                 store=get_store(app, resources=self.settings.server.session_resources),
+                hosts=self._hosts,
                 pool=self._pool,
                 # Serve gives each deployment of the code a new version: sessions started by
                 # another are retired on resume (serve_app/connection.py).
@@ -214,7 +218,7 @@ class Ingress:
                 await self._stop_serving()
 
     async def _stop_serving(self) -> tuple[int, int]:
-        """Warm actors end; each socket gets ``server_restarting`` and close 1012, and its
+        """Warm sessions end; each socket gets ``server_restarting`` and close 1012, and its
         session waits (detached) to be resumed on another replica. Once only."""
         if self._stopping:
             return 0, 0
@@ -232,7 +236,7 @@ class Ingress:
         app = serve.get_replica_context().app_name
         ended = await end_application_actors(app) if await application_is_going_away(app) else 0
         log.info(
-            "ingress stopping: %d warm actors and %d sockets closed, %d sessions ended",
+            "ingress stopping: %d warm sessions and %d sockets closed, %d sessions ended",
             warm,
             sockets,
             ended,

@@ -60,6 +60,20 @@ async def first_event(base: str, headers: dict) -> tuple[dict, int | None]:
         return event, None
 
 
+async def until_detached(*session_ids: str, timeout_s: float = 60.0) -> None:
+    """Wait until the app's directory counts each session as detached (its socket gone)."""
+    import ray
+
+    from serve_app.directory import NAMESPACE, directory_name
+
+    directory = ray.get_actor(directory_name("admission"), namespace=NAMESPACE)
+    deadline = time.monotonic() + timeout_s
+    for sid in session_ids:
+        while await directory.has_socket.remote(sid):
+            assert time.monotonic() < deadline, f"session {sid} is still attached"
+            await asyncio.sleep(0.1)
+
+
 async def test_thirty_concurrent_opens_then_closes_never_lock_out_a_new_user(base):
     opened = await asyncio.gather(*(first_event(base, from_(f"198.51.100.{i}")) for i in range(30)))
     kinds = [e["type"] if e["type"] == "session" else e["code"] for e, _ in opened]
@@ -75,13 +89,15 @@ async def test_thirty_concurrent_opens_then_closes_never_lock_out_a_new_user(bas
 
 async def test_one_client_holds_at_most_its_share(base):
     me = from_("203.0.113.20")
-    async with ChatClient(base, headers=me), ChatClient(base, headers=me):
+    async with ChatClient(base, headers=me) as one, ChatClient(base, headers=me) as two:
         event, code = await first_event(base, me)
         assert (event["code"], code) == ("capacity", 1013)
         assert "2 sessions" in event["message"]
         async with ChatClient(base, headers=from_("203.0.113.21")) as other:
             assert other.hello["session_id"]
-    # Both closed (detached): a third takes the slot of this client's own oldest one.
+    # Both closed (detached, once the server has seen the sockets go): a third takes the
+    # slot of this client's own oldest one.
+    await until_detached(one.hello["session_id"], two.hello["session_id"])
     async with ChatClient(base, headers=me) as third:
         assert third.hello["resumed"] is False
 

@@ -1,6 +1,6 @@
 """The application's lifecycle on real Ray and Serve: a redeploy closes sockets with 1012 and
-the session resumes on the new ingress; deleting the app leaves no session, directory or store
-actor behind."""
+the session resumes on the new ingress; deleting the app leaves no session host, directory or
+store actor behind."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import asyncio
 import pytest
 import websockets
 
-from tests.serve_fixtures import DEFAULT_ARGS, _merge, running_app
+from tests.serve_fixtures import DEFAULT_ARGS, _merge, healthz, running_app
 from tests.ws_client import ChatClient
 
 pytestmark = pytest.mark.integration
 
 APP = "lifecycle"
 ARGS = {"server": {"resume_grace_s": 60, "warm_sessions": 1}}
-APP_ACTORS = ("SessionActor", "SessionDirectory", "SessionStore")
+APP_ACTORS = ("SessionHost", "SessionDirectory", "SessionStore")
 
 
 def alive_app_actors() -> dict[str, int]:
@@ -63,7 +63,8 @@ async def test_redeploy_restarts_sockets_and_delete_ends_every_app_actor():
             session_id = c.hello["session_id"]
             await c.ask("Remember the word teapot.")
             await c.until("turn_end")
-            await wait_for(lambda: alive_app_actors()["SessionActor"] >= 2)  # + a warm one
+            await wait_for(lambda: alive_app_actors()["SessionHost"] >= 1)
+            await wait_for(lambda: healthz(base)[1].get("warm_sessions") == 1)  # one to end too
 
             # A redeploy with changed settings replaces the ingress replica: the socket is
             # told and closed with 1012 ("service restart").

@@ -32,7 +32,7 @@ def test_turns_cross_nodes_and_survive_losing_the_worker(tmp_path):
     # head (one session and one warm one); a typed turn crossed the nodes.
     placed = result["placement"]
     assert placed["TTS"] == placed["Avatar"] == ["worker"]
-    assert placed["Ingress"] == ["head"] and set(placed["SessionActor"]) == {"head"}
+    assert placed["Ingress"] == ["head"] and set(placed["SessionHost"]) == {"head"}
     assert result["first_turn_media"] > 0
 
     # The worker killed mid-reply: the client is told, the turn ends, the session answers,

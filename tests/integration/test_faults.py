@@ -1,4 +1,5 @@
-"""Processes killed mid-turn on real Serve: replicas, and the session actor itself."""
+"""Processes killed mid-turn on real Serve: replicas, and a session's host itself; and the
+host process of ended sessions exits."""
 
 from __future__ import annotations
 
@@ -11,11 +12,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import ray
 
-from serve_app.directory import NAMESPACE
-from serve_app.session_pool import session_actor_name
 from serve_app.session_restore import actor_pid, actor_table_state
+from tests.serve_fixtures import running_app, session_of
 from tests.ws_client import ChatClient
 
 pytestmark = pytest.mark.integration
@@ -91,13 +90,13 @@ async def test_a_replica_killed_mid_turn_ends_the_turn_and_the_session_goes_on(
         assert after.media and after.of_type("turn_end")[0]["media_s"] > 0
 
 
-async def test_a_killed_session_actor_is_reported_and_restored_with_its_history(app_url):
+async def test_a_killed_session_host_is_reported_and_its_session_restored_with_history(app_url):
     await wait_healthy(app_url)
     async with ChatClient(app_url) as c:
         await c.ask("Remember the word pineapple.")
         await c.until("turn_end")
         session_id = c.hello["session_id"]
-        actor = ray.get_actor(session_actor_name(session_id), namespace=NAMESPACE)
+        actor = await session_of(session_id)
         old_pid = actor_pid(actor)
         await c.ask(LONG)
         await until_media(c)
@@ -131,7 +130,7 @@ async def test_a_resume_replaces_the_previous_socket(app_url):
             assert getattr(closed.value, "rcvd", None) is not None
             assert closed.value.rcvd.code == 4001
             # Nothing from the replaced connection (number 1) reaches the session any more.
-            actor = ray.get_actor(session_actor_name(session_id), namespace=NAMESPACE)
+            actor = await session_of(session_id)
             assert await actor.text.remote(1, "From the old socket.") is False
             assert await actor.interrupt.remote(1) is False
             await second.ask("Still mine?")
@@ -140,22 +139,45 @@ async def test_a_resume_replaces_the_previous_socket(app_url):
             assert not turn.of_type("interrupted")
 
 
-async def test_an_ended_session_actor_process_exits(app_url):
-    async with ChatClient(app_url) as c:
-        session_id = c.hello["session_id"]
-        actor = ray.get_actor(session_actor_name(session_id), namespace=NAMESPACE)
-        pid = actor_pid(actor)
-        assert pid > 0
-    # resume_grace_s is 3 s in the test app: then the session ends and its process goes.
-    deadline = time.monotonic() + 60
-    while _process_exists(pid):
-        assert time.monotonic() < deadline, "the ended session's process is still running"
+def test_sessions_share_a_host_whose_process_exits_after_the_last_one():
+    """Two sessions on one host process; the first to end leaves the other talking, and the
+    host exits once neither is left (no warm session here to keep it)."""
+    args = {"server": {"warm_sessions": 0}}
+
+    async def scenario(base: str) -> None:
+        async with ChatClient(base) as first:
+            async with ChatClient(base) as second:
+                a = await session_of(first.hello["session_id"], app="hosts")
+                b = await session_of(second.hello["session_id"], app="hosts")
+                assert a.host_key == b.host_key
+                pid = actor_pid(a.host)
+                assert pid > 0
+            # resume_grace_s is 3 s in the test app: then the second session ends.
+            await _until(lambda: b.state.remote(), "ended")
+            assert _process_exists(pid)
+            await first.ask("Still here?")
+            turn = await first.until("turn_end")
+            assert turn.of_type("turn_end")[0]["media_s"] > 0
+        await _until(lambda: a.state.remote(), "ended")
+        deadline = time.monotonic() + 60
+        while _process_exists(pid):
+            assert time.monotonic() < deadline, "the empty host's process is still running"
+            await asyncio.sleep(0.25)
+        assert actor_table_state(a) == "DEAD"
+        # They ended quietly: no asyncio complaints about tasks left behind, no traceback.
+        log = _worker_log(pid)
+        for noise in ("Task was destroyed", "Task exception was never retrieved", "Traceback"):
+            assert noise not in log, log[-2000:]
+
+    with running_app(args, name="hosts", route_prefix="/hosts") as base:
+        asyncio.run(scenario(base))
+
+
+async def _until(call, want: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while (got := await call()) != want:
+        assert time.monotonic() < deadline, f"still {got!r}, not {want!r}"
         await asyncio.sleep(0.25)
-    assert actor_table_state(actor) == "DEAD"
-    # It ended quietly: no asyncio complaints about tasks left behind, no traceback.
-    log = _worker_log(pid)
-    for noise in ("Task was destroyed", "Task exception was never retrieved", "Traceback"):
-        assert noise not in log, log[-2000:]
 
 
 def _worker_log(pid: int) -> str:

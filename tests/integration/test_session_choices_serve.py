@@ -12,15 +12,12 @@ import signal
 from collections.abc import Iterator
 
 import pytest
-import ray
 
 from actors.pipeline.choices import language_instruction
 from config import Settings
-from serve_app.directory import NAMESPACE
-from serve_app.session_pool import session_actor_name
 from serve_app.session_restore import actor_pid
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.serve_fixtures import running_app
+from tests.serve_fixtures import running_app, session_of
 from tests.ws_client import ChatClient
 
 pytestmark = pytest.mark.integration
@@ -147,12 +144,12 @@ async def test_a_refused_query_choice_leaves_the_defaults_and_says_why(choices_u
         assert error["code"] == "unknown_language" and "klingon" not in error["message"]
 
 
-async def test_a_restored_session_actor_keeps_its_choices(choices_url):
+async def test_a_session_restored_after_its_host_died_keeps_its_choices(choices_url):
     async with client(choices_url, "lang=zh&voice=cmn") as c:
         chosen = await configure(c, persona=PERSONA)
         assert chosen["choices"]["voice"] == "cmn" and chosen["choices"]["language"] == "zh"
-        actor = ray.get_actor(session_actor_name(c.hello["session_id"]), namespace=NAMESPACE)
-        os.kill(actor_pid(actor), signal.SIGKILL)  # its process dies: the store has the choices
+        actor = await session_of(c.hello["session_id"], app="choices")
+        os.kill(actor_pid(actor), signal.SIGKILL)  # its host dies: the store has the choices
         assert (await c.until("error", timeout=60)).events[-1]["code"] == "session_lost"
         hello = (await c.until("session", timeout=120)).events[-1]
         assert hello["resumed"] is True and hello["choices"] == chosen["choices"]

@@ -1,4 +1,4 @@
-"""Session actors started ahead: a connection takes one, the pool refills, unused ones expire."""
+"""Sessions started ahead: a connection takes one, the pool refills, unused ones expire."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import ray
 import websockets
 
-from tests.serve_fixtures import running_app
+from tests.serve_fixtures import running_app, session_of
 from tests.ws_client import ChatClient
 
 pytestmark = pytest.mark.integration
@@ -37,21 +37,21 @@ async def test_a_connection_takes_a_warm_session_and_the_pool_refills(app_url):
         turn = await c.until("turn_end")
         assert turn.of_type("turn_end")[0]["media_s"] > 0
         await wait_warm(app_url, 1)  # replaced in the background while this one talks
-        from serve_app.session_pool import session_actor_name
+        session = await session_of(c.hello["session_id"])
+        assert await session.state.remote() == "live"
 
-        ray.get_actor(session_actor_name(c.hello["session_id"]), namespace="avatar-chat")
 
-
-async def test_a_warm_actor_nobody_takes_ends_itself(app_url):
+async def test_a_warm_session_nobody_takes_ends_itself_and_its_empty_host_exits(app_url):
     from config import Settings
-    from serve_app.session_pool import create_session_actor
+    from serve_app.session_hosts import create_host
 
-    actor = create_session_actor("unused-warm-session", Settings.load({}, env={}))
-    assert await actor.expire_unless_attached.remote(0.5)
+    host = create_host("unused@nowhere", Settings.load({}, env={}))
+    assert await host.open.remote("unused-warm-session")
+    assert await host.expire_unless_attached.remote("unused-warm-session", 0.5)
     deadline = time.monotonic() + 30
     with pytest.raises(ray.exceptions.RayActorError):
         while time.monotonic() < deadline:
-            await actor.alive.remote()
+            assert (await host.load.remote())[1] == 8  # until the session ends and the host
             await asyncio.sleep(0.25)
 
 
@@ -78,7 +78,7 @@ def test_a_session_the_cluster_cannot_place_is_refused_with_capacity_not_left_wa
         assert time.monotonic() - started >= 3
         deadline = time.monotonic() + 30
         # Its admission is released (earlier tests' sessions may still be in their grace) and
-        # the actor that was never placed is ended, not left pending for ever.
+        # the host that was never placed is ended, not left pending for ever.
         while _sessions(base) or _session_actor_names() - before:
             assert time.monotonic() < deadline, (_sessions(base), _session_actor_names() - before)
             time.sleep(0.5)

@@ -1,10 +1,11 @@
-"""Fixtures the unit tests share: session actors that are never started (for SessionPool)."""
+"""Fixtures the unit tests share: sessions that are never started (for SessionPool)."""
 
 from __future__ import annotations
 
 import pytest
 
-from serve_app import session_pool
+from config import Settings
+from serve_app.session_hosts import SessionHosts
 
 
 class _Remote:
@@ -12,30 +13,43 @@ class _Remote:
         self.remote = fn
 
 
-class FakeActor:
-    """Stands in for a SessionActor handle: records what was asked of it."""
+class FakeSession:
+    """Stands in for a SessionHandle: records what was asked of it."""
 
     def __init__(self, session_id: str) -> None:
-        self.session_id, self.ttl_s, self.ended = session_id, None, False
+        self.session_id, self.host_key, self.ttl_s, self.ended = session_id, "fake", None, False
 
         async def expire(ttl_s: float) -> bool:
             self.ttl_s = ttl_s
             return True
 
+        def end(reason: str = "closed") -> None:
+            self.ended = True
+
         self.expire_unless_attached = _Remote(expire)
+        self.end = _Remote(end)
+
+
+class FakeSessionHosts(SessionHosts):
+    """Opens FakeSessions (no Ray actor); ``made`` lists them in order."""
+
+    def __init__(self, made: list[FakeSession]) -> None:
+        super().__init__(Settings.load({}, env={}), app_name="unit")
+        self.made = made
+
+    async def open(self, session_id: str) -> FakeSession:
+        self.made.append(FakeSession(session_id))
+        return self.made[-1]
+
+
+class Sessions(list):
+    """The sessions opened so far; ``hosts`` is what a pool under test opens them with."""
+
+    hosts: FakeSessionHosts
 
 
 @pytest.fixture
-def actors(monkeypatch) -> list[FakeActor]:
-    made: list[FakeActor] = []
-
-    def create(session_id, settings):
-        made.append(FakeActor(session_id))
-        return made[-1]
-
-    def kill(actor, *, no_restart):
-        actor.ended = True
-
-    monkeypatch.setattr(session_pool, "create_session_actor", create)
-    monkeypatch.setattr("ray.kill", kill)
+def actors() -> Sessions:
+    made = Sessions()
+    made.hosts = FakeSessionHosts(made)
     return made

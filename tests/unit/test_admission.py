@@ -72,11 +72,13 @@ def test_at_its_share_a_clients_own_detached_session_makes_room():
 def test_a_resume_reattaches_and_keeps_its_slot():
     adm, _ = book(capacity=1, per_client=1)
     adm.admit("a", "x")
+    assert adm.has_socket("a")
     adm.detached("a")
-    assert adm.attached("a")
+    assert not adm.has_socket("a")
+    assert adm.attached("a") and adm.has_socket("a")
     assert not adm.admit("b", "y").admitted  # attached again: not evictable
     adm.release("a")
-    assert not adm.attached("a")
+    assert not adm.attached("a") and not adm.has_socket("a")
 
 
 def test_connections_per_minute_per_client_with_a_sliding_window():

@@ -1,5 +1,5 @@
-"""What a SessionActor process imports: every session is a process of its own, so each
-module it loads is paid once per user (memory and start time)."""
+"""What a session host process imports: each module it loads is paid once per host (memory
+and start time), and a busy node runs many hosts."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ NOT_AT_IMPORT = ("openai", "onnxruntime", "faster_whisper", "ctranslate2", "torc
 
 def test_the_session_module_leaves_heavy_engines_unimported():
     code = (
-        "import sys, actors.session.actor, actors.pipeline.voice_input; "
+        "import sys, actors.session.host, actors.pipeline.voice_input; "
         f"print([m for m in {NOT_AT_IMPORT!r} if m in sys.modules])"
     )
     out = subprocess.run(

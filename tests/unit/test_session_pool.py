@@ -27,7 +27,7 @@ async def test_fill_starts_size_actors_once_each(actors):
     async def start(actor):
         started.append(actor)
 
-    pool = SessionPool(Settings.load({}, env={}), start, size=2)
+    pool = SessionPool(Settings.load({}, env={}), start, hosts=actors.hosts, size=2)
     pool.fill()
     pool.fill()  # already starting: no more
     await _started(pool, 2)
@@ -41,7 +41,7 @@ async def test_an_entry_given_back_after_the_pool_refilled_is_ended_not_kept(act
     async def start(actor):
         pass
 
-    pool = SessionPool(Settings.load({}, env={}), start, size=1)
+    pool = SessionPool(Settings.load({}, env={}), start, hosts=actors.hosts, size=1)
     pool.fill()
     await _started(pool, 1)
     entry = pool.take()
@@ -59,7 +59,7 @@ async def test_a_replacement_finishing_after_a_give_back_is_ended(actors):
         if len(actors) > 1:
             await release.wait()  # the replacement is slow to start
 
-    pool = SessionPool(Settings.load({}, env={}), start, size=1)
+    pool = SessionPool(Settings.load({}, env={}), start, hosts=actors.hosts, size=1)
     pool.fill()
     await _started(pool, 1)
     entry = pool.take()
@@ -79,7 +79,7 @@ async def test_a_failed_start_leaves_room_for_the_next_fill(actors):
         if failures:
             raise failures.pop()
 
-    pool = SessionPool(Settings.load({}, env={}), start, size=1)
+    pool = SessionPool(Settings.load({}, env={}), start, hosts=actors.hosts, size=1)
     pool.fill()
     for _ in range(10):
         await asyncio.sleep(0)
@@ -91,9 +91,9 @@ async def test_a_failed_start_leaves_room_for_the_next_fill(actors):
 
 def test_size_and_ttl_are_checked():
     with pytest.raises(ValueError, match="size"):
-        SessionPool(Settings.load({}, env={}), None, size=-1)
+        SessionPool(Settings.load({}, env={}), None, hosts=None, size=-1)
     with pytest.raises(ValueError, match="ttl_s"):
-        SessionPool(Settings.load({}, env={}), None, size=1, ttl_s=30)
+        SessionPool(Settings.load({}, env={}), None, hosts=None, size=1, ttl_s=30)
 
 
 async def test_an_actor_not_started_in_time_is_ended_and_the_next_fill_tries_again(actors):
@@ -104,7 +104,7 @@ async def test_an_actor_not_started_in_time_is_ended_and_the_next_fill_tries_aga
             await hang.wait()  # never placed: the cluster is out of CPUs
 
     settings = Settings.load({"server": {"session_start_timeout_s": 0.05}}, env={})
-    pool = SessionPool(settings, start, size=1)
+    pool = SessionPool(settings, start, hosts=actors.hosts, size=1)
     pool.fill()
     for _ in range(50):
         await asyncio.sleep(0.01)

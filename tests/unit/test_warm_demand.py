@@ -72,7 +72,7 @@ async def test_a_burst_grows_the_pool_to_its_size_and_quiet_shrinks_it(actors):
         started.append(actor)
 
     pool = SessionPool(
-        Settings.load({}, env={}), start, size=1, max_size=6,
+        Settings.load({}, env={}), start, hosts=actors.hosts, size=1, max_size=6,
         demand=BurstDemand(burst_s=10, memory_s=300, clock=clock),
     )  # fmt: skip
     pool.fill()
@@ -99,4 +99,4 @@ async def test_a_burst_grows_the_pool_to_its_size_and_quiet_shrinks_it(actors):
 
 def test_pool_bounds_are_checked():
     with pytest.raises(ValueError, match="max_size"):
-        SessionPool(Settings.load({}, env={}), None, size=3, max_size=2)
+        SessionPool(Settings.load({}, env={}), None, hosts=None, size=3, max_size=2)

@@ -1,9 +1,10 @@
-"""SessionActor: one Ray actor per user, holding the conversation and its turn pipeline.
+"""Session: one user's conversation and its turn pipeline, hosted in a SessionHost actor.
 
-The actor never loads a big model: speech and frames come from the pooled Serve
-deployments (handles passed in), and only the encoder runs here. Its output is
-one stream per attached connection (``events``), so a reconnect from any
-ingress replica resumes the same conversation.
+A session never loads a big model: speech and frames come from the pooled Serve
+deployments (handles passed in), and only the encoder (and the VAD, on microphone audio)
+runs here. Its output is one stream per attached connection (``events``), so a reconnect
+from any ingress replica resumes the same conversation. Several sessions share one host
+process (actors/session/host.py); a session's ``on_exit`` tells its host it is done.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
-import ray
 
 from actors.core.errors import ErrorCode, InterruptReason
 from actors.core.events import (
@@ -35,23 +35,21 @@ from actors.session.remote_stages import DeploymentStages
 from config import Settings, tts_voices
 
 log = logging.getLogger("avatar_chat.session")
-RESTORE_WAIT_S = 120.0  # a restarted actor that no connection restores in this time exits
 PREFETCH_FRESH_S = 300.0  # the oldest catalog and voices (fetched at start) an attach may use
 # What a catalog entry carries to the client (the Avatar deployment's ``catalog()``).
 AVATAR_ENTRY_KEYS = ("name", "kind", "width", "height", "thumbnail", "idle", "default")
 
 
-@ray.remote
-class SessionActor:
-    """Client messages -> events and media for one user (history, turns, cancellation)."""
+class Session:
+    """Client messages -> events and media for one user (history, turns, cancellation).
 
-    def __init__(self, session_id: str) -> None:
-        import cv2
+    Its host calls its methods on the host's event loop; ``on_exit`` is called once, when
+    the session is over (ended, retired or never used) and its tasks are cancelled.
+    """
 
-        # Every session's encoder shares the same cores: OpenCV's thread pool on one small
-        # frame costs more CPU in hand-offs than it saves.
-        cv2.setNumThreads(1)
+    def __init__(self, session_id: str, *, on_exit: Callable[[], None]) -> None:
         self.session_id = session_id
+        self._on_exit = on_exit
         self._started = False
         self._generation = ""
         self._prefetch = None
@@ -59,17 +57,6 @@ class SessionActor:
         self._conn = 0  # connections attached so far
         self._tasks: set[asyncio.Task] = set()
         self._directory = self._store = None
-        if ray.get_runtime_context().was_current_actor_reconstructed:
-            # Restarted after its process died: a connection that noticed restores it (start
-            # with restore=True). If none does (its client had gone), do not linger.
-            timer = threading.Timer(RESTORE_WAIT_S, self._exit_unless_started)
-            timer.daemon = True
-            timer.start()
-
-    def _exit_unless_started(self) -> None:
-        if not self._started:
-            log.info("restarted session actor %s was not restored; exiting", self.session_id)
-            _terminate_self()
 
     def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.create_task(coro)
@@ -83,14 +70,14 @@ class SessionActor:
 
     async def expire_unless_attached(self, ttl_s: float) -> bool:
         """Kept ready in a pool (serve_app/session_pool.py): ends itself unless a connection
-        attaches within ``ttl_s``, so warm actors of a pool that went away do not linger."""
+        attaches within ``ttl_s``, so warm sessions of a pool that went away do not linger."""
         self._spawn(self._expire(ttl_s))
         return True
 
     async def _expire(self, ttl_s: float) -> None:
         await asyncio.sleep(ttl_s)
         if not self._conn:
-            log.info("warm session actor %s was not used; exiting", self.session_id)
+            log.info("warm session %s was not used; ending it", self.session_id)
             self._ended = True
             self._shutdown()
 
@@ -108,7 +95,7 @@ class SessionActor:
         """Become the session: settings, deployment handles and the avatar's description.
 
         ``directory`` holds the session's admission slot (released when it ends); ``store``
-        keeps its history beyond this process; ``restore``: this actor was restarted after
+        keeps its history beyond this process; ``restore``: its host was restarted after
         its process died, so the history comes back from ``store``; ``generation``: the
         version of the deployed code that started it (see ``retire``).
         """
@@ -469,8 +456,7 @@ class SessionActor:
 
     async def end(self, reason: str = "closed", *, keep_saved: bool = False) -> None:
         """End the session: its streams close, its slot and saved state (unless
-        ``keep_saved``) go, and the actor process exits (it holds ~100 MB that a new
-        session may need)."""
+        ``keep_saved``) go, and it leaves its host (a host with none left exits)."""
         if self._ended:
             return
         self._ended = True
@@ -497,7 +483,9 @@ class SessionActor:
         for task in list(self._tasks):
             if task is not asyncio.current_task():
                 task.cancel()
-        _terminate_self()
+        on_exit, self._on_exit = self._on_exit, None
+        if on_exit is not None:
+            on_exit()
 
     async def _reap(self) -> None:
         """End the session after the resume grace period or the idle timeout."""
@@ -512,12 +500,4 @@ class SessionActor:
                 await self.end("idle")
 
 
-def _terminate_self() -> None:
-    """Exit the actor process for good (no restart). ``ray.kill`` of itself, after the
-    session has released what it held: a graceful exit (``exit_actor``,
-    ``__ray_terminate__``) waits for every call in flight, and an abandoned event stream is
-    one that never returns, so those processes lingered."""
-    ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
-
-
-__all__ = ["DeploymentStages", "OutboxItem", "SessionActor"]
+__all__ = ["DeploymentStages", "OutboxItem", "Session"]
