@@ -1,7 +1,7 @@
 """Resident memory of this process's Ray processes, from ``/proc`` (psutil is not assumed).
 
 A Ray process is a descendant of this process (so other users' Ray clusters on the same
-machine are left out) that is a Ray worker or actor (``ray::...``: SessionActor, the Serve
+machine are left out) that is a Ray worker or actor (``ray::...``: SessionHost, the Serve
 replicas, ProxyActor, ServeController, IDLE workers), the ``raylet`` or ``gcs_server``, or
 one of Ray's own Python helpers (dashboard agent, log monitor). Kinds group them.
 """
@@ -21,7 +21,7 @@ def ray_kind(args: list[str]) -> str | None:
         return None
     first = args[0]
     if first.startswith("ray::"):
-        name = first[5:].split(".")[0]  # ray::SessionActor.events -> SessionActor
+        name = first[5:].split(".")[0]  # ray::SessionHost.events -> SessionHost
         # ServeReplica:soak:Avatar -> Avatar
         return name.rsplit(":", 1)[-1] if name.startswith("ServeReplica") else name
     if Path(first).name in ("raylet", "gcs_server"):

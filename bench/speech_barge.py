@@ -40,7 +40,7 @@ class Trial:
     # send of the chunk completing min_speech_ms -> `speech_started`: the same hops, no cancel
     event_path_ms: float = float("nan")
     # that send -> pong to a ping sent right after it: audio queued in the ingress + the
-    # SessionActor's handling of the detecting chunk (VAD, cancelling the turn)
+    # the session's handling of the detecting chunk (VAD, cancelling the turn)
     pong_ms: float = float("nan")
     media_after_onset: bool = False
     load: float = float("nan")  # 1-minute load average when the trial started
@@ -97,7 +97,7 @@ def _event(kind: str, turn_id: str | None = None, not_turn: str | None = None):
 async def stream_realtime(client, pcm: np.ndarray, ping_after: int | None = None) -> list[float]:
     """Send 20 ms chunks on a wall-clock schedule; returns each chunk's send time. A ping
     follows chunk ``ping_after``: the ingress handles messages one by one, so its pong
-    leaves only once every audio message before it has been through the SessionActor."""
+    leaves only once every audio message before it has been through the session."""
     data = pcm.astype("<i2").tobytes()
     sent: list[float] = []
     start = time.perf_counter()

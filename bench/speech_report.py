@@ -177,10 +177,10 @@ trimmed onset); *run*, audio from there to the end of the window where the run r
 `barge_in_ms` (windows are 32 ms, so 96 ms needs 3 windows); *→detecting chunk sent*, wall
 time from the onset to sending the chunk that completed that window (lag + run − the
 chunk's offset); *server path*, from that send to the `interrupted` event (ingress →
-SessionActor → VAD → cancel the turn → purge its queued media → event back to the socket);
+session host → VAD → cancel the turn → purge its queued media → event back to the socket);
 *→pong*, from that send to the pong answering a ping sent right after the chunk: the
 ingress handles a socket's messages one at a time and awaits each audio message's
-SessionActor call (the detecting one includes cancelling the turn), so this is audio queued
+session call (the detecting one includes cancelling the turn), so this is audio queued
 in the ingress plus the actor's work on it; *`speech_started` path*, the same measure as
 the server path for the `speech_started` event (sent once the run spans `min_speech_ms`;
 same hops, no cancellation), to tell hop delays from the cost of cancelling the turn.
@@ -195,7 +195,7 @@ Levers: a shorter `vad.barge_in_ms` takes 32 ms off per window (but a cough or a
 then interrupts the avatar). The VAD lag is the model's and the audio's (weak onsets such as
 "s" or "h" score low for a window or two). A tail in the server path that →pong shares (and
 the `speech_started` path too) is audio queued in the ingress, not the cancellation: the
-ingress awaits each 20 ms audio message's SessionActor round trip before reading the next,
+ingress awaits each 20 ms audio message's session round trip before reading the next,
 so when a round trip takes longer than 20 ms (an actor busy with the turn's encoding, a
 loaded machine) audio queues in the ingress and every later message waits behind it;
 forwarding audio without awaiting each call (the VAD's lock keeps the order), or sending the

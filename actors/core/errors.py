@@ -60,9 +60,9 @@ class ErrorCode(_Documented):
     )
     SESSION_LOST = (
         "session_lost",
-        "the session's actor process died: the running turn, named by `turn_id`, is lost; when "
-        "Ray restarts the actor, `server.session_max_restarts` times at most, a new `session` "
-        "event with `resumed` true and the history follows on the same socket",
+        "the process hosting the session died: the running turn, named by `turn_id`, is lost; "
+        "when Ray restarts the host, `server.session_max_restarts` times at most, a new "
+        "`session` event with `resumed` true and the history follows on the same socket",
     )
     REPLACED = "replaced", "before close 4001: the session was resumed on another socket"
     TOO_MANY_CONNECTIONS = "too_many_connections", "before close 1013"
