@@ -130,9 +130,12 @@ class Session:
         )
         from actors.session.metrics import record_turn
 
+        # Built off the event loop: the first openai engine in a host imports the client
+        # (about a second), which would hold up the other sessions' events meanwhile.
+        llm = await asyncio.to_thread(llm_engines.create, self.settings.llm)
         self.conv = Conversation(
             session_id=session_id,
-            llm=llm_engines.create(self.settings.llm),
+            llm=llm,
             pipeline=stages.pipeline(),
             history=history,
             max_queued=self.settings.server.max_queued_turns,
