@@ -20,7 +20,9 @@ from tests.fakes.openai_server import FakeOpenAIServer
 from tests.serve_fixtures import running_app, session_of
 from tests.ws_client import ChatClient
 
-pytestmark = pytest.mark.integration
+# A hang guard, not a speed limit: the module's app starts inside its first test, and the
+# restore test waits for a killed host's restart; beside two CPU burners that took over 300 s.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 PERSONA = "You are Captain Test, a calm ship's avatar."
 MAX_PERSONA = 200
