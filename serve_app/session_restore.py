@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import ray
+from serve_app.session_hosts import ACTOR_GONE
 
 log = logging.getLogger("avatar_chat.ingress")
 RESTORE_TIMEOUT_S = 60.0  # a restart is a new worker process: ~3 s alone on 2 cores
@@ -30,7 +30,7 @@ async def restore_session(
             state = await asyncio.wait_for(actor.state.remote(), max(0.1, deadline - loop.time()))
         except TimeoutError:
             break
-        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+        except ACTOR_GONE:
             if await asyncio.to_thread(actor_table_state, actor) == "DEAD":
                 return False  # restarts used up (or never allowed)
             await asyncio.sleep(_POLL_S)  # restarting: calls fail until the new process is up
@@ -44,7 +44,7 @@ async def restore_session(
             return True
         except RuntimeError:  # started meanwhile by another connection
             return True
-        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+        except ACTOR_GONE:
             await asyncio.sleep(_POLL_S)
     log.warning("a restarted session host did not come back within %g s", timeout_s)
     return False

@@ -117,12 +117,12 @@ class SessionHost:
             session = self._sessions.get(session_id)
         if session is None:
             raise LookupError(f"session {session_id} is not on this host")
+        was_started = await session.state() != "new"
         try:
             await session.start(*args, **kwargs)
-        except RuntimeError:  # already started: another connection restored it
-            raise
         except BaseException:
-            session._shutdown()  # a half-started session is of no use to anybody
+            if not was_started:  # half started: of no use to anybody (not one restored meanwhile)
+                session._shutdown()
             raise
 
     async def expire_unless_attached(self, session_id: str, ttl_s: float) -> bool:
