@@ -14,7 +14,9 @@ class AvatarSettings(Section):
         "sprite", description="sprite: procedural face (no weights); wav2lip: prepared photo."
     )
     name: str | None = Field(None, description="Prepared avatar pack name (wav2lip).")
-    size: int = Field(384, ge=256, le=512, description="Sprite frame width and height (px).")
+    size: int = Field(
+        384, ge=256, le=512, multiple_of=2, description="Sprite frame width and height (px, even)."
+    )
     fps: int = Field(25, description="Video frame rate; Wav2Lip is trained at 25.")
     seed: int = Field(0, description="Varies when the sprite avatar blinks and glances.")
     palette: Literal["default", "night"] = Field("default", description="Sprite colour scheme.")

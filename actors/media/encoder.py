@@ -17,11 +17,11 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
-import cv2
 import numpy as np
 from av.video.frame import PictureType
 
 from actors.core.messages import MediaChunk, TTSAudio, samples_per_frame
+from actors.core.pixels import frame_shape, rgb_to_yuv420p
 from actors.media.aac import AAC_PRIMING_SAMPLES, AAC_SAMPLE_RATES, AUDIO_LOOKAHEAD, AACEncoder
 from actors.media.mp4boxes import codecs_of, with_audio_edit_list
 from actors.media.mp4mux import ByteSink, mux_fragment, open_muxer, write_mp4
@@ -132,8 +132,9 @@ class FragmentedMP4Encoder:
     def encode(
         self, frames: np.ndarray, pcm: np.ndarray, *, upcoming: np.ndarray | None = None
     ) -> list[MediaChunk]:
-        """Encode N RGB frames ``[N, H, W, 3]`` uint8 and their ``N * sample_rate // fps``
-        int16 mono samples; returns the fragment holding these frames (empty if N == 0).
+        """Encode N frames, RGB ``[N, H, W, 3]`` or I420 ``[N, 3H/2, W]`` uint8
+        (``actors.core.pixels``), and their ``N * sample_rate // fps`` int16 mono samples;
+        returns the fragment holding these frames (empty if N == 0).
 
         ``upcoming`` is the audio that follows ``pcm``, when known (the rest of a sentence):
         its first ``AUDIO_LOOKAHEAD`` samples are encoded now, so this fragment's audio reaches
@@ -147,10 +148,11 @@ class FragmentedMP4Encoder:
         if upcoming is not None and (upcoming.dtype != np.int16 or upcoming.ndim != 1):
             raise ValueError("upcoming must be a 1-D int16 numpy array (mono PCM16)")
         video_packets = []
-        for i, rgb in enumerate(frames):
+        if frames.ndim == 4:
             # OpenCV's BT.601 limited-range RGB->I420 is SIMD code and costs a third of
             # swscale's per-frame reformat, which was half of all encoding time.
-            yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
+            frames = rgb_to_yuv420p(frames)
+        for i, yuv in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             frame.pts, frame.time_base = self.frames_encoded + i, Fraction(1, self.fps)
             if i == 0:  # every fragment starts with an IDR frame: decodable on its own
@@ -182,12 +184,14 @@ class FragmentedMP4Encoder:
             self._header.close()  # no packets were muxed into it: it writes nothing more
 
     def _checked(self, frames: np.ndarray, pcm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        shape = (self.height, self.width, 3)
+        rgb = frame_shape("rgb24", self.height, self.width)
+        yuv = frame_shape("yuv420p", self.height, self.width)
         if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
-            raise ValueError("frames must be a uint8 numpy array [N, H, W, 3] (RGB)")
-        if frames.ndim != 4 or frames.shape[1:] != shape:
+            raise ValueError("frames must be a uint8 numpy array, [N, H, W, 3] RGB or I420")
+        if frames.shape[1:] not in (rgb, yuv):
             raise ValueError(
-                f"frames must have shape [N, {shape[0]}, {shape[1]}, 3], got {list(frames.shape)}"
+                f"frames must have shape [N, {', '.join(map(str, rgb))}] (RGB) or "
+                f"[N, {', '.join(map(str, yuv))}] (I420), got {list(frames.shape)}"
             )
         if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
             raise ValueError("pcm must be a 1-D int16 numpy array (mono PCM16)")

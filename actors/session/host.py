@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import ray
 
 from actors.pipeline.outbox import StreamEnd
+from actors.session import sprites as sprite_cache
 from actors.session.session import Session
 
 log = logging.getLogger("avatar_chat.session")
@@ -73,6 +74,12 @@ class SessionHost:
     async def known(self, session_ids: list[str]) -> list[bool]:
         """Which of ``session_ids`` are here, or may still be restored here."""
         return [await self.state(sid) != "ended" for sid in session_ids]
+
+    async def sprites(self) -> list[dict]:
+        """The recipes of the sprites this process draws its sessions' frames with."""
+        # Through the module: Ray pickles this class, and the cache (with its lock) must not go
+        # with it.
+        return sprite_cache.SPRITES.recipes
 
     def _use_enough_threads(self) -> None:
         # asyncio's default pool has min(32, cores + 4) threads: on 2 cores, six encoders

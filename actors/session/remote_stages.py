@@ -1,7 +1,8 @@
 """Turn stages backed by Serve deployment handles, for a Session.
 
 Speech and frames come from the pooled TTS and Avatar deployments; audio travels between
-them as a Ray object ref, and frame chunks stream back to the session's encoder.
+them as a Ray object ref, and frame chunks stream back to the session's encoder. A sprite's
+frames are drawn here instead, from the recipe the Avatar replica gives (``sprites``).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from actors.engines.avatar.base import AvatarInfo
 from actors.media.encoder import FragmentedMP4Encoder
 from actors.pipeline.builders import make_encoder, make_splitter
 from actors.pipeline.choices import SessionChoices
+from actors.pipeline.frame_chunks import rendered_chunks
 from actors.pipeline.splitter import SentenceSplitter
 from actors.pipeline.turn import TurnPipeline
+from actors.session.sprites import SPRITES, SpriteCache
 from config import Settings
 
 log = logging.getLogger("avatar_chat.session")
@@ -35,6 +38,10 @@ class DeploymentStages:
     animates it, whose ``info()`` sizes the turn's encoder. The server's avatar (no choice)
     is ``avatar_info``; a chosen one is named in the Avatar calls (``avatar=``), which are
     made without it otherwise.
+
+    A turn whose avatar is a sprite asks the Avatar replica for its recipe as it starts,
+    without waiting for it; once the recipe is there and ``sprites`` has the sprite, the
+    turn's frames are drawn in this process (until then they stream from the replica).
     """
 
     def __init__(
@@ -46,11 +53,14 @@ class DeploymentStages:
         avatar_info: AvatarInfo,
         session_id: str = "",
         choices: Callable[[], SessionChoices] | None = None,
+        sprites: SpriteCache = SPRITES,
     ) -> None:
         self._tts, self._avatar, self._settings, self._info = tts, avatar, settings, avatar_info
         self._session_id = session_id
         self._choices = choices or SessionChoices
-        self._turn = _TurnChoices(SessionChoices(), avatar_info)
+        self._sprites = sprites
+        self._turn = _TurnChoices(SessionChoices(), avatar_info, None)
+        self.drawn_here = 0  # sentences whose frames this process drew (the rest streamed)
         self._audio_refs: dict[int, ray.ObjectRef] = {}
         self._streams: weakref.WeakSet[_FrameStream] = weakref.WeakSet()
 
@@ -70,7 +80,28 @@ class DeploymentStages:
                     exc,
                 )
                 choices = replace(choices, avatar=None)
-        self._turn = _TurnChoices(choices, info)
+        recipe = None
+        if info.kind == "sprite":
+            recipe = asyncio.ensure_future(self._sprite_recipe(choices.avatar))
+        self._turn = _TurnChoices(choices, info, recipe)
+
+    async def _sprite_recipe(self, avatar: str | None) -> dict | None:
+        named = {} if avatar is None else {"avatar": avatar}
+        try:
+            call = self._avatar.sprite_recipe.remote(**named)
+            return await asyncio.wait_for(call, self._settings.server.session_start_timeout_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the replica draws this turn's frames, as before
+            log.warning("session=%s sprite recipe unavailable (%s)", self._session_id, exc)
+            return None
+
+    def _local_sprite(self):
+        """The turn's sprite, when it can be drawn here now; else None."""
+        recipe = self._turn.recipe
+        if recipe is None or not recipe.done() or recipe.cancelled():
+            return None
+        return None if recipe.result() is None else self._sprites.get(recipe.result())
 
     async def speak(self, sentence: Sentence) -> TTSAudio:
         ref = await self._tts.synthesize.remote(sentence)._to_object_ref()
@@ -80,13 +111,19 @@ class DeploymentStages:
     async def animate(self, audio: TTSAudio, first_frame: int):
         # The replica gets the TTS result by reference: no second upload of the samples.
         ref = self._audio_refs.pop(id(audio.sentence), None)
-        # Both Avatar deployments stream frame chunks, encoded as they arrive.
-        # The avatar is named only when one was chosen: the calls stay as they were otherwise.
+        sprite = self._local_sprite()
+        if sprite is not None:
+            self.drawn_here += 1
+            return rendered_chunks(sprite, audio, first_frame, len(audio.pcm), pix_fmt="yuv420p")
+        # Both Avatar deployments stream frame chunks, encoded as they arrive, in I420: half
+        # the bytes of RGB through the object store, and nothing left for the encoder to
+        # convert. The avatar is named only when one was chosen.
         chosen = self._turn.choices.avatar
         named = {} if chosen is None else {"avatar": chosen}
         stream = self._avatar.options(stream=True).talking.remote(
-            ref or audio, first_frame, len(audio.pcm), self._session_id, **named
-        )
+            ref or audio, first_frame, len(audio.pcm), self._session_id, **named,
+            pix_fmt="yuv420p",
+        )  # fmt: skip
         frames = _FrameStream(stream)
         self._streams.add(frames)
         return frames
@@ -106,6 +143,8 @@ class DeploymentStages:
             frames.close()
         self._streams.clear()
         self._audio_refs.clear()
+        if self._turn.recipe is not None:
+            self._turn.recipe.cancel()  # a no-op once it is there
 
     @property
     def turn_state(self) -> dict[str, int]:
@@ -127,10 +166,12 @@ class DeploymentStages:
 
 
 class _TurnChoices(NamedTuple):
-    """What one turn was started with: the session's choices and its avatar's info."""
+    """What one turn was started with: the session's choices, its avatar's info, and the
+    sprite recipe being asked for (None: not a sprite)."""
 
     choices: SessionChoices
     info: AvatarInfo
+    recipe: asyncio.Future | None
 
 
 class _StreamClosingPipeline(TurnPipeline):

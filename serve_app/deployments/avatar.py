@@ -28,11 +28,13 @@ from ray import serve
 from ray.serve import Application
 
 from actors.core.messages import TTSAudio
+from actors.core.pixels import PixFmt, frame_shape
 from actors.engines.avatar.base import AvatarInfo, AvatarRenderer
 from actors.engines.avatar.catalog import AvatarCatalog
 from actors.engines.avatar.wav2lip import weights_missing
+from actors.pipeline.frame_chunks import rendered_chunks
 from config import AvatarSettings, Settings
-from serve_app.deployments.avatar_frames import sprite_frames, wav2lip_frames
+from serve_app.deployments.avatar_frames import wav2lip_frames
 from serve_app.deployments.lipsync_pool import LipSyncPool
 
 log = logging.getLogger("avatar_chat.deployments")
@@ -100,6 +102,12 @@ class AvatarDeployment:
         key, renderer = await self._renderer(avatar)
         return self._catalog.info(key, renderer)
 
+    async def sprite_recipe(self, avatar: str | None = None) -> dict | None:
+        """``SpriteAvatar``'s keyword arguments when ``avatar`` is a sprite, as this replica
+        draws it now (``reconfigure`` included), else None. A session draws a sprite's frames
+        itself from it: the same frames, without streaming them through the object store."""
+        return self._catalog.recipe(self._catalog.resolve(avatar))
+
     async def catalog(self) -> list[dict]:
         """What may be chosen: name, kind, width, height, thumbnail URL, default."""
         return await asyncio.to_thread(self._catalog.entries)
@@ -111,18 +119,22 @@ class AvatarDeployment:
         n_samples: int,
         source: str = "",
         avatar: str | None = None,
+        pix_fmt: PixFmt = "rgb24",
     ) -> AsyncIterator[np.ndarray]:
         """Frames of ``audio`` padded to ``n_samples`` (a whole number of frames), streamed in
-        chunks as they are made: the first leaves before the sentence is fully rendered."""
+        chunks as they are made: the first leaves before the sentence is fully rendered.
+        ``pix_fmt`` is ``rgb24`` or ``yuv420p`` (``actors.core.pixels``); another raises
+        ``ValueError``."""
+        frame_shape(pix_fmt, 2, 2)  # rejects an unknown format before any work
         key, renderer = await self._renderer(avatar)
         if renderer.kind == "wav2lip":
             ls = self._settings.lipsync
             frames = wav2lip_frames(
                 renderer, self._lipsync, audio, first_frame, n_samples, source=source, name=key,
-                chunk_frames=ls.chunk_frames, in_flight=ls.chunks_in_flight,
+                chunk_frames=ls.chunk_frames, in_flight=ls.chunks_in_flight, pix_fmt=pix_fmt,
             )  # fmt: skip
         else:
-            frames = sprite_frames(renderer, audio, first_frame, n_samples)
+            frames = rendered_chunks(renderer, audio, first_frame, n_samples, pix_fmt=pix_fmt)
         async with contextlib.aclosing(frames):  # leaving early stops the inner stream too
             async for chunk in frames:
                 yield chunk

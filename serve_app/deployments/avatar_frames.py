@@ -1,12 +1,14 @@
 """How the Avatar deployment streams one sentence's frames, per avatar kind.
 
-``sprite_frames`` draws the sprite in a worker thread, in the turn's fragment sizes (the first
-chunk leaves after a few frames). ``wav2lip_frames`` computes the mel windows, sends chunks of
+A sprite's chunks are ``actors.pipeline.frame_chunks.rendered_chunks`` (drawn in a worker
+thread, in the turn's fragment sizes; sessions draw sprites themselves, see
+``actors.session.sprites``). ``wav2lip_frames`` computes the mel windows, sends chunks of
 ``chunk_frames`` frames (mel windows and the pack's face crops: nothing else of the avatar) to
 the ``LipSync`` pool with ``chunks_in_flight`` of them in flight, pastes the mouths back and
 yields each chunk in order as it is done; frames of silent stretches skip the pool and show the
 pack's own frame (``actors.engines.avatar.silence``). Both take the audio padded to
-``n_samples``.
+``n_samples``. Frames leave in ``pix_fmt`` (``actors.core.pixels``): a session asks for
+``yuv420p``, half the bytes of RGB through the object store and what its encoder takes.
 """
 
 from __future__ import annotations
@@ -18,22 +20,8 @@ from collections.abc import AsyncIterator
 import numpy as np
 
 from actors.core.messages import TTSAudio, pad_to_frames
-from actors.engines.avatar.base import AvatarRenderer
+from actors.core.pixels import PixFmt, rgb_to_yuv420p
 from actors.engines.avatar.wav2lip import Wav2LipAvatar
-from actors.media.fragments import fragment_sizes
-
-
-async def sprite_frames(
-    renderer: AvatarRenderer, audio: TTSAudio, first_frame: int, n_samples: int
-) -> AsyncIterator[np.ndarray]:
-    """The drawn face's frames for ``audio``, in the turn's fragment sizes."""
-    r = renderer
-    pcm = pad_to_frames(audio.pcm, audio.sample_rate, r.fps, min_samples=n_samples)
-    n_frames = len(pcm) * r.fps // audio.sample_rate
-    sizes = fragment_sizes(n_frames, first_sentence=first_frame == 0)
-    chunks = r.talking_chunks(pcm, audio.sample_rate, sizes, first_frame=first_frame)
-    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-        yield chunk
 
 
 async def wav2lip_frames(
@@ -47,6 +35,7 @@ async def wav2lip_frames(
     name: str,
     chunk_frames: int,
     in_flight: int,
+    pix_fmt: PixFmt = "rgb24",
 ) -> AsyncIterator[np.ndarray]:
     """Frames of ``audio`` through the ``lipsync`` handle, in chunks of ``chunk_frames``.
 
@@ -66,6 +55,9 @@ async def wav2lip_frames(
 
     mel, weights = await asyncio.to_thread(features)
 
+    def converted(frames: np.ndarray) -> np.ndarray:
+        return rgb_to_yuv420p(frames) if pix_fmt == "yuv420p" else frames
+
     async def chunk(start: int, end: int) -> np.ndarray:
         first, w = first_frame + start, weights[start:end]
         need = np.flatnonzero(w > 0)
@@ -79,7 +71,7 @@ async def wav2lip_frames(
         except asyncio.CancelledError:  # awaiting a response does not cancel it by itself
             response.cancel()
             raise
-        return await asyncio.to_thread(avatar.compose_some, mouths, first, w)
+        return await asyncio.to_thread(lambda: converted(avatar.compose_some(mouths, first, w)))
 
     # A request in flight is a Task; a chunk of pack frames only is its (first, n), gathered
     # when yielded.
@@ -90,7 +82,8 @@ async def wav2lip_frames(
         nonlocal requests
         item = pending.popleft()
         if isinstance(item, tuple):
-            return await asyncio.to_thread(avatar.idle, item[1], first_frame=item[0])
+            first, n = item
+            return await asyncio.to_thread(lambda: converted(avatar.idle(n, first_frame=first)))
         requests -= 1
         return await item
 

@@ -2,7 +2,8 @@
 
 They mimic exactly the handle calls ``actors/deployment_stages.py`` makes:
 ``tts.synthesize.remote(sentence)._to_object_ref()`` and
-``avatar.options(stream=True).talking.remote(audio_or_ref, first_frame, n_samples, session)``;
+``avatar.options(stream=True).talking.remote(audio_or_ref, first_frame, n_samples, session,
+pix_fmt=...)``;
 ``FakeLipSyncHandle`` stands in for the LipSync pool the Avatar deployment calls
 (``lipsync.infer.remote(mel, crops, source, avatar)``), with a real model in-process.
 """
@@ -15,6 +16,7 @@ import threading
 import numpy as np
 
 from actors.core.messages import Sentence, TTSAudio
+from actors.core.pixels import frame_shape
 from actors.engines.avatar.base import AvatarInfo
 
 
@@ -38,8 +40,8 @@ class _Method:
     def __init__(self, fn) -> None:
         self._fn = fn
 
-    def remote(self, *args):
-        return self._fn(*args)
+    def remote(self, *args, **kwargs):
+        return self._fn(*args, **kwargs)
 
 
 class FakeTTSHandle:
@@ -58,8 +60,11 @@ class FakeTTSHandle:
 
 
 class FakeFrameStream:
-    def __init__(self, n_frames: int, size: int, *, chunk: int, delay_s: float) -> None:
-        self._left, self._size, self._chunk, self._delay_s = n_frames, size, chunk, delay_s
+    def __init__(
+        self, n_frames: int, size: int, *, chunk: int, delay_s: float, pix_fmt: str = "rgb24"
+    ) -> None:
+        self._left, self._chunk, self._delay_s = n_frames, chunk, delay_s
+        self._shape = frame_shape(pix_fmt, size, size)
         self.cancelled = False
 
     def __aiter__(self):
@@ -71,27 +76,50 @@ class FakeFrameStream:
         await asyncio.sleep(self._delay_s)
         n = min(self._chunk, self._left)
         self._left -= n
-        return np.zeros((n, self._size, self._size, 3), np.uint8)
+        return np.zeros((n, *self._shape), np.uint8)
 
     def cancel(self) -> None:
         self.cancelled = True
 
 
 class FakeAvatarHandle:
-    """``options(stream=True).talking.remote(...)``: grey frames in chunks, ``delay_s`` each."""
+    """``options(stream=True).talking.remote(...)``: grey frames in chunks, ``delay_s`` each;
+    ``sprite_recipe.remote()`` answers ``recipe``."""
 
-    def __init__(self, *, size: int = 64, fps: int = 25, chunk: int = 5, delay_s: float = 0.01):
+    def __init__(
+        self,
+        *,
+        size: int = 64,
+        fps: int = 25,
+        chunk: int = 5,
+        delay_s: float = 0.01,
+        recipe: dict | None = None,
+    ):
         self.size, self.fps, self.chunk, self.delay_s = size, fps, chunk, delay_s
         self.streams: list[FakeFrameStream] = []
+        self.pix_fmts: list[str] = []  # what each talking call asked for
         self.talking = _Method(self._talking)
+        self.recipe = recipe  # what sprite_recipe answers (None: the frames stream from here)
+        self.recipe_calls = 0
+        self.sprite_recipe = _Method(self._sprite_recipe)
+
+    async def _sprite_recipe(self, avatar: str | None = None) -> dict | None:
+        self.recipe_calls += 1
+        await asyncio.sleep(0)
+        return self.recipe
 
     def options(self, **_):
         return self
 
-    def _talking(self, audio, first_frame: int, n_samples: int, session_id: str):
+    def _talking(
+        self, audio, first_frame: int, n_samples: int, session_id: str, *, pix_fmt="rgb24"
+    ):
         audio = getattr(audio, "audio", audio)
         n_frames = n_samples * self.fps // audio.sample_rate
-        stream = FakeFrameStream(n_frames, self.size, chunk=self.chunk, delay_s=self.delay_s)
+        stream = FakeFrameStream(
+            n_frames, self.size, chunk=self.chunk, delay_s=self.delay_s, pix_fmt=pix_fmt
+        )
+        self.pix_fmts.append(pix_fmt)
         self.streams.append(stream)
         return stream
 

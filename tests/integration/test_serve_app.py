@@ -11,6 +11,7 @@ import urllib.request
 import av
 import pytest
 
+from tests.serve_fixtures import session_of
 from tests.ws_client import ChatClient
 
 pytestmark = pytest.mark.integration
@@ -61,6 +62,22 @@ async def test_question_yields_events_and_media_in_order(app_url):
     assert abs(vs - as_) <= 0.04
     assert end["timings"]["first_media"] > 0
     assert end["timings"]["stalled"] >= 0  # the server's estimate of the client's waits
+
+
+async def test_a_sprite_session_draws_its_frames_in_its_own_process(app_url):
+    """The session asks the Avatar replica how the sprite is drawn and draws it itself; its
+    turns play as before."""
+    async with ChatClient(app_url) as c:
+        for question in ("Hello there.", "And again, please."):
+            await c.ask(question)
+            turn = await c.until("turn_end")
+            v, _, vs, as_ = _streams(turn.mp4())
+            assert v == round(turn.of_type("turn_end")[0]["media_s"] * 25) and v > 0
+            assert abs(vs - as_) <= 0.04
+        handle = await session_of(c.hello["session_id"])
+        recipes = await handle.host.sprites.remote()
+    size = c.hello["avatar"]["width"]
+    assert {"size": size, "palette": "default"}.items() <= recipes[0].items(), recipes
 
 
 async def test_two_sessions_get_only_their_own_replies(app_url):

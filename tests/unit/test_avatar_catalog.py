@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from actors.core.messages import TTSAudio, pad_to_frames
+from actors.core.pixels import rgb_to_yuv420p
 from actors.engines.avatar.catalog import AvatarCatalog, jpeg_thumbnail
 from actors.engines.avatar.pack import PACK_VERSION, AvatarPack
 from actors.engines.avatar.pasteback import feather_mask
@@ -186,6 +187,11 @@ async def test_the_deployment_serves_the_default_sprite_as_before(avatars):
     frames = await collect(d.talking(audio, 0, len(audio.pcm) + 100))
     pcm = pad_to_frames(audio.pcm, 16000, 25, min_samples=len(audio.pcm) + 100)
     np.testing.assert_array_equal(frames, sprite.talking(pcm, 16000))
+    # What sessions ask for: the same frames in I420; an unknown format is refused at once.
+    yuv = await collect(d.talking(audio, 0, len(audio.pcm) + 100, pix_fmt="yuv420p"))
+    np.testing.assert_array_equal(yuv, rgb_to_yuv420p(frames))
+    with pytest.raises(ValueError, match="pix_fmt"):
+        await collect(d.talking(audio, 0, len(audio.pcm), pix_fmt="bgr24"))
     np.testing.assert_array_equal(await d.idle(4, 2), sprite.idle(4, first_frame=2))
     assert [e["name"] for e in await d.catalog()] == ["sprite", "sprite:night"]
     with pytest.raises(ValueError, match="unknown avatar"):

@@ -367,10 +367,10 @@ class ChoosingAvatarHandle(FakeAvatarHandle):
         self.named: list[str | None] = []
         self.talking = _Method(self._named_talking)
 
-    def _named_talking(self, audio, first_frame, n_samples, session_id, avatar=None):
+    def _named_talking(self, audio, first_frame, n_samples, session_id, avatar=None, **options):
         self.named.append(avatar)
         self.size = 64 if avatar is None else 32
-        return self._talking(audio, first_frame, n_samples, session_id)
+        return self._talking(audio, first_frame, n_samples, session_id, **options)
 
     @property
     def info(self):

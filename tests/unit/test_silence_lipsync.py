@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from actors.core.messages import TTSAudio, pad_to_frames
+from actors.core.pixels import rgb_to_yuv420p
 from actors.engines.avatar.catalog import AvatarCatalog
 from actors.engines.avatar.silence import (
     SilenceSkip,
@@ -42,11 +43,13 @@ def _audio(pcm: np.ndarray) -> TTSAudio:
     return TTSAudio(pad_to_frames(pcm, RATE, 25), RATE, "espeak")
 
 
-def _stream(avatar, handle, audio: TTSAudio, *, chunk: int = CHUNK) -> list[np.ndarray]:
+def _stream(
+    avatar, handle, audio: TTSAudio, *, chunk: int = CHUNK, pix_fmt: str = "rgb24"
+) -> list[np.ndarray]:
     async def collect():
         frames = wav2lip_frames(
             avatar, handle, audio, FIRST, len(audio.pcm), source="s", name="astro",
-            chunk_frames=chunk, in_flight=IN_FLIGHT,
+            chunk_frames=chunk, in_flight=IN_FLIGHT, pix_fmt=pix_fmt,
         )  # fmt: skip
         return [c async for c in frames]
 
@@ -211,6 +214,19 @@ def test_silent_frames_skip_the_model_and_the_stream_keeps_its_shape(
     local = Wav2LipAvatar(astro_pack[1], runner=_Counting(runner, counted), silence=SilenceSkip())
     assert np.array_equal(local.talking(speech.pcm, RATE, first_frame=FIRST), frames)
     assert counted.frames == handle.frames
+
+
+def test_frames_leave_in_i420_when_asked(astro_pack, runner, speech):
+    """What a session asks for: the same chunks, each the conversion of the RGB one, pack-only
+    chunks (no request) as well as inferred ones."""
+    avatar = Wav2LipAvatar(astro_pack[1], silence=SilenceSkip())
+    handle = FakeLipSyncHandle(runner)
+    rgb = _stream(avatar, FakeLipSyncHandle(runner), speech)
+    yuv = _stream(avatar, handle, speech, pix_fmt="yuv420p")
+    assert len(handle.requests) < len(yuv)  # some chunks were the pack's frames only
+    assert [len(c) for c in yuv] == [len(c) for c in rgb]
+    for a, b in zip(rgb, yuv, strict=True):
+        assert np.array_equal(rgb_to_yuv420p(a), b)
 
 
 class _Counting:

@@ -49,11 +49,16 @@ async def test_fifty_interrupted_turns_leave_nothing_per_turn_behind():
 
 
 async def test_a_completed_turn_leaves_nothing_per_turn_behind():
-    conv, stages, _ = session()
+    conv, stages, avatar = session()
     conv.submit_text("Hello there. How are you?")
+    media = []
     while conv.busy:
-        await asyncio.wait_for(conv.outbox.get(), 30)
+        item = await asyncio.wait_for(conv.outbox.get(), 30)
+        media += [item] if isinstance(item, MediaChunk) else []
     assert stages.turn_state == {"audio_refs": 0, "frame_streams": 0}
+    # Frames were asked for in I420 (half the bytes through the object store) and encoded.
+    assert avatar.pix_fmts == ["yuv420p", "yuv420p"]
+    assert [c.kind for c in media][:2] == ["init", "fragment"]
 
 
 async def test_an_interrupt_with_a_stream_marker_queued_keeps_the_marker():

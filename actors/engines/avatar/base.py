@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from actors.core.pixels import PixFmt, frame_shape, rgb_to_yuv420p
+
 __all__ = ["AvatarInfo", "AvatarRenderer", "array_bytes"]
 
 
@@ -33,7 +35,8 @@ class AvatarInfo:
 class AvatarRenderer(ABC):
     """``TTSAudio -> VideoFrames``: frames for a stretch of speech, or idle frames.
 
-    Frames are RGB uint8 ``[N, height, width, 3]``; a sentence of ``len(pcm)`` samples gets
+    Frames are RGB uint8 ``[N, height, width, 3]``, or I420 where ``talking_chunks`` is asked
+    for ``yuv420p`` (``actors.core.pixels``); a sentence of ``len(pcm)`` samples gets
     ``ceil(len(pcm) / (sample_rate / fps))`` frames. ``first_frame`` is the absolute frame
     index of the first returned frame within the session's timeline, so blinks and idle
     motion continue smoothly across calls: renderers keep no hidden clock.
@@ -54,16 +57,25 @@ class AvatarRenderer(ABC):
         """``n_frames`` frames of the avatar at rest (breathing, blinking)."""
 
     def talking_chunks(
-        self, pcm: np.ndarray, sample_rate: int, sizes: list[int], *, first_frame: int = 0
+        self,
+        pcm: np.ndarray,
+        sample_rate: int,
+        sizes: list[int],
+        *,
+        first_frame: int = 0,
+        pix_fmt: PixFmt = "rgb24",
     ) -> Iterator[np.ndarray]:
         """``talking`` in chunks of ``sizes`` frames (summing to its frame count), so the first
-        can be encoded before the rest exist. This default renders everything first."""
+        can be encoded before the rest exist, in ``pix_fmt``. This default renders everything
+        first and converts each chunk."""
+        frame_shape(pix_fmt, self.height, self.width)  # rejects an unknown format now
         frames = self.talking(pcm, sample_rate, first_frame=first_frame)
         if sum(sizes) != len(frames) or min(sizes, default=1) < 1:
             raise ValueError(f"chunk sizes {sizes} do not split {len(frames)} frames")
         at = 0
         for size in sizes:
-            yield frames[at : at + size]
+            chunk = frames[at : at + size]
+            yield rgb_to_yuv420p(chunk) if pix_fmt == "yuv420p" else chunk
             at += size
 
     def info(self) -> AvatarInfo:

@@ -32,7 +32,7 @@ import numpy as np
 
 from actors.engines.avatar.base import AvatarInfo, AvatarRenderer
 from actors.engines.avatar.pack import PACK_VERSION, is_pack_name
-from actors.engines.avatar.renderer_choice import make_sprite
+from actors.engines.avatar.renderer_choice import make_sprite, sprite_recipe
 from actors.engines.avatar.silence import silence_from_settings
 from actors.engines.avatar.sprite_face import PALETTES
 from actors.engines.avatar.wav2lip import Wav2LipAvatar, pack_missing, unavailable_reason
@@ -164,6 +164,11 @@ class AvatarCatalog:
         s = self._settings
         silence = silence_from_settings(s.lipsync)
         return Wav2LipAvatar.load(s.avatars_dir, key, fps=s.avatar.fps, silence=silence)
+
+    def recipe(self, key: str) -> dict | None:
+        """How canonical name ``key`` is drawn when it is a sprite (``sprite_recipe``, with
+        the settings of now), else None."""
+        return sprite_recipe(self._settings, _palette(key)) if _is_sprite(key) else None
 
     def keep(self, key: str, renderer: AvatarRenderer) -> AvatarRenderer:
         """Cache ``renderer`` as ``key``, dropping the least recently used past the budget."""

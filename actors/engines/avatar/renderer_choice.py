@@ -11,7 +11,20 @@ from __future__ import annotations
 from actors.engines.avatar.base import AvatarRenderer
 from config import Settings
 
-__all__ = ["make_avatar", "make_sprite"]
+__all__ = ["make_avatar", "make_sprite", "sprite_recipe"]
+
+
+def sprite_recipe(settings: Settings, palette: str | None = None) -> dict:
+    """``SpriteAvatar``'s keyword arguments for the sprite in ``palette`` (None:
+    ``avatar.palette``): all it takes to draw the same frames in another process."""
+    a = settings.avatar
+    return {
+        "size": a.size,
+        "fps": a.fps,
+        "mouth_smoothing": a.mouth_smoothing,
+        "seed": a.seed,
+        "palette": palette or a.palette,
+    }
 
 
 def make_sprite(settings: Settings, palette: str | None = None) -> AvatarRenderer:
@@ -20,15 +33,8 @@ def make_sprite(settings: Settings, palette: str | None = None) -> AvatarRendere
     get them)."""
     from actors.engines.avatar.sprite import SpriteAvatar
 
-    a = settings.avatar
-    sprite = SpriteAvatar(
-        size=a.size,
-        fps=a.fps,
-        mouth_smoothing=a.mouth_smoothing,
-        seed=a.seed,
-        palette=palette or a.palette,
-    )
-    if a.kind == "wav2lip" and palette is None:
+    sprite = SpriteAvatar(**sprite_recipe(settings, palette))
+    if settings.avatar.kind == "wav2lip" and palette is None:
         from actors.engines.avatar.wav2lip import unavailable_reason
 
         sprite.note = unavailable_reason(settings) or ""

@@ -5,7 +5,8 @@ at twice the output size, and reduced to a small atlas: the static picture
 (background, hair, head) at four half-pixel phases, plus small patches of the
 eyes (blink x gaze) and of the mouth (opening levels) for each phase. A frame is
 one slice copy of the static picture at the idle-motion offset plus two patch
-pastes, so rendering costs little more than a memory copy.
+pastes, so rendering costs little more than a memory copy. The same atlas is kept in I420
+(``sprite_i420``), so frames can be drawn in the encoder's own format, at half the bytes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from actors.core.messages import samples_per_frame
-from actors.engines.avatar.base import AvatarRenderer
+from actors.core.pixels import PixFmt, frame_shape
+from actors.engines.avatar.base import AvatarRenderer, array_bytes
 from actors.engines.avatar.envelope import MouthEnvelope
 from actors.engines.avatar.sprite_canvas import SUPERSAMPLING, FaceCanvas, reduce_supersampled
 from actors.engines.avatar.sprite_face import (
@@ -27,6 +29,7 @@ from actors.engines.avatar.sprite_face import (
     draw_mouth,
     draw_static,
 )
+from actors.engines.avatar.sprite_i420 import I420Atlas
 
 __all__ = ["EYE_REGION", "MOUTH_REGION", "PALETTES", "SpriteAvatar"]
 
@@ -70,8 +73,8 @@ class SpriteAvatar(AvatarRenderer):
         seed: int = 0,
         palette: str = "default",
     ) -> None:
-        if not 256 <= size <= 512:
-            raise ValueError(f"size must be in 256..512 pixels, got {size}")
+        if not 256 <= size <= 512 or size % 2:
+            raise ValueError(f"size must be even, in 256..512 pixels (H.264 in I420), got {size}")
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         if palette not in PALETTES:
@@ -108,6 +111,8 @@ class SpriteAvatar(AvatarRenderer):
         mh, mw = self._mouths[0, 0, 0].shape[:2]
         # Offsets into the padded picture span 1 .. 2m-1 pixels (|motion| < m).
         self.mouth_box = (x0 - 2 * m + 1, y0 - 2 * m + 1, x0 + mw - 1, y0 + mh - 1)
+        patches = {"eyes": (self._eye_xy, self._eyes), "mouth": (self._mouth_xy, self._mouths)}
+        self._i420 = I420Atlas(self._static, patches, size)
 
     @staticmethod
     def _patches(base: FaceCanvas, palette: dict, region, states, draw):
@@ -158,11 +163,19 @@ class SpriteAvatar(AvatarRenderer):
         return self._render(first_frame, levels.astype(np.int64))
 
     def talking_chunks(
-        self, pcm: np.ndarray, sample_rate: int, sizes: list[int], *, first_frame: int = 0
+        self,
+        pcm: np.ndarray,
+        sample_rate: int,
+        sizes: list[int],
+        *,
+        first_frame: int = 0,
+        pix_fmt: PixFmt = "rgb24",
     ) -> Iterator[np.ndarray]:
         """``talking`` rendered lazily in chunks of ``sizes`` frames (summing to its frame
-        count), so the first frames can be encoded before the rest exist. The mouth is
-        smoothed over all of ``pcm`` first: chunks join exactly as one call would render."""
+        count), so the first frames can be encoded before the rest exist, in ``pix_fmt``
+        (I420 is drawn from its own atlas, not converted). The mouth is smoothed over all of
+        ``pcm`` first: chunks join exactly as one call would render."""
+        frame_shape(pix_fmt, self.height, self.width)  # rejects an unknown format now
         samples_per_frame(sample_rate, self.fps)
         levels = np.rint(self.mouth_openings(pcm, sample_rate) * (_MOUTH_LEVELS - 1))
         levels = levels.astype(np.int64)
@@ -170,7 +183,7 @@ class SpriteAvatar(AvatarRenderer):
             raise ValueError(f"chunk sizes {sizes} do not split {len(levels)} frames")
         at = 0
         for size in sizes:
-            yield self._render(first_frame + at, levels[at : at + size])
+            yield self._render(first_frame + at, levels[at : at + size], pix_fmt)
             at += size
 
     def idle(self, n_frames: int, *, first_frame: int = 0) -> np.ndarray:
@@ -179,16 +192,26 @@ class SpriteAvatar(AvatarRenderer):
             raise ValueError(f"n_frames must be >= 0, got {n_frames}")
         return self._render(first_frame, np.zeros(n_frames, np.int64))
 
-    def _render(self, first_frame: int, mouth_levels: np.ndarray) -> np.ndarray:
+    @property
+    def nbytes(self) -> int:
+        return array_bytes(vars(self)) + self._i420.nbytes
+
+    def _render(
+        self, first_frame: int, mouth_levels: np.ndarray, pix_fmt: PixFmt = "rgb24"
+    ) -> np.ndarray:
         size = self.width
-        out = np.empty((len(mouth_levels), size, size, 3), np.uint8)
+        out = np.empty((len(mouth_levels), *frame_shape(pix_fmt, size, size)), np.uint8)
         (ex0, ey0), (mx0, my0) = self._eye_xy, self._mouth_xy
         for i, level in enumerate(mouth_levels.tolist()):
             frame = first_frame + i
             qx, qy = self._offset(frame)
             (ix, px), (iy, py) = divmod(qx, 2), divmod(qy, 2)
+            eye_state = self._gaze(frame) * _BLINK_LEVELS + self._blink_level(frame)
+            if pix_fmt == "yuv420p":
+                self._i420.frame(out[i], ix, iy, px, py, {"eyes": eye_state, "mouth": level})
+                continue
             out[i] = self._static[py, px][iy : iy + size, ix : ix + size]
-            eyes = self._eyes[self._gaze(frame) * _BLINK_LEVELS + self._blink_level(frame), py, px]
+            eyes = self._eyes[eye_state, py, px]
             ex, ey = ex0 - ix, ey0 - iy
             out[i, ey : ey + eyes.shape[0], ex : ex + eyes.shape[1]] = eyes
             mouth = self._mouths[level, py, px]
