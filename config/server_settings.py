@@ -90,6 +90,16 @@ class ServerSettings(Section):
     pipeline_depth: int = Field(
         3, ge=1, le=16, description="Sentences synthesised and animated ahead of playback."
     )
+    stage_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "How long a turn waits for a sentence's speech from the TTS deployment, or for the "
+            "next frames from the Avatar deployment. Past it the sentence is skipped "
+            "(tts_error) or the reply cut (avatar_error): a deployment whose replicas are all "
+            "gone, with a lost node, holds calls until Serve places new ones."
+        ),
+    )
     text_batch_ms: int = Field(
         100,
         ge=0,

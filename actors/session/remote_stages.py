@@ -104,9 +104,19 @@ class DeploymentStages:
         return None if recipe.result() is None else self._sprites.get(recipe.result())
 
     async def speak(self, sentence: Sentence) -> TTSAudio:
-        ref = await self._tts.synthesize.remote(sentence)._to_object_ref()
-        self._audio_refs[id(sentence)] = ref
-        return await ref
+        response = self._tts.synthesize.remote(sentence)
+
+        async def answer() -> TTSAudio:
+            ref = await response._to_object_ref()
+            self._audio_refs[id(sentence)] = ref
+            return await ref
+
+        timeout = self._settings.server.stage_timeout_s
+        try:
+            return await asyncio.wait_for(answer(), timeout)
+        except TimeoutError:
+            response.cancel()
+            raise TimeoutError(f"the TTS deployment gave no speech in {timeout:g} s") from None
 
     async def animate(self, audio: TTSAudio, first_frame: int):
         # The replica gets the TTS result by reference: no second upload of the samples.
@@ -124,7 +134,7 @@ class DeploymentStages:
             ref or audio, first_frame, len(audio.pcm), self._session_id, **named,
             pix_fmt="yuv420p",
         )  # fmt: skip
-        frames = _FrameStream(stream)
+        frames = _FrameStream(stream, timeout_s=self._settings.server.stage_timeout_s)
         self._streams.add(frames)
         return frames
 
@@ -197,22 +207,31 @@ class _StreamClosingPipeline(TurnPipeline):
 
 
 class _FrameStream:
-    """A sentence's frame chunks streamed from the Avatar replica.
+    """A sentence's frame chunks streamed from the Avatar replica, each within ``timeout_s``.
 
     Leaving the loop early, ``close()``, or dropping the stream unread cancels the
     replica's remaining work for that sentence.
     """
 
-    def __init__(self, response) -> None:
+    def __init__(self, response, *, timeout_s: float) -> None:
         self._response = response
+        self._timeout_s = timeout_s
         self._finished = False
 
     def __aiter__(self):
         return self._chunks()
 
     async def _chunks(self):
+        chunks = aiter(self._response)
         try:
-            async for chunk in self._response:
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(anext(chunks), self._timeout_s)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    t = self._timeout_s
+                    raise TimeoutError(f"the Avatar deployment sent no frames in {t:g} s") from None
                 yield chunk
             self._finished = True
         finally:

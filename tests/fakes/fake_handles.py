@@ -31,9 +31,13 @@ class _Ref:
 class _Call:
     def __init__(self, make) -> None:
         self._make = make
+        self.cancelled = False
 
     async def _to_object_ref(self) -> _Ref:
         return _Ref(await self._make())
+
+    def cancel(self) -> None:
+        self.cancelled = True
 
 
 class _Method:
@@ -45,16 +49,25 @@ class _Method:
 
 
 class FakeTTSHandle:
-    """``synthesize.remote(sentence)``: a tone of ``seconds_per_char`` per character."""
+    """``synthesize.remote(sentence)``: silence of ``seconds_per_char`` per character, after
+    ``delay_s``; ``responses`` lists each call's response (``cancelled`` once cancelled)."""
 
-    def __init__(self, *, sample_rate: int = 24000, seconds_per_char: float = 0.02) -> None:
+    def __init__(
+        self, *, sample_rate: int = 24000, seconds_per_char: float = 0.02, delay_s: float = 0.0
+    ) -> None:
         self.sample_rate, self.seconds_per_char = sample_rate, seconds_per_char
-        self.synthesize = _Method(lambda sentence: _Call(lambda: self._speak(sentence)))
+        self.delay_s = delay_s
+        self.responses: list[_Call] = []
+        self.synthesize = _Method(self._call)
         self.calls = 0
+
+    def _call(self, sentence: Sentence) -> _Call:
+        self.responses.append(_Call(lambda: self._speak(sentence)))
+        return self.responses[-1]
 
     async def _speak(self, sentence: Sentence) -> TTSAudio:
         self.calls += 1
-        await asyncio.sleep(0)
+        await asyncio.sleep(self.delay_s)
         n = max(1, int(len(sentence.text) * self.seconds_per_char * self.sample_rate))
         return TTSAudio(np.zeros(n, np.int16), self.sample_rate, "fake", sentence)
 
