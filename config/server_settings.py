@@ -96,8 +96,9 @@ class ServerSettings(Section):
         description=(
             "How long a turn waits for a sentence's speech from the TTS deployment, or for the "
             "next frames from the Avatar deployment. Past it the sentence is skipped "
-            "(tts_error) or the reply cut (avatar_error): a deployment whose replicas are all "
-            "gone, with a lost node, holds calls until Serve places new ones."
+            "(tts_error; the turn's later sentences then skip at once) or the reply cut "
+            "(avatar_error): a deployment whose replicas are all gone, with a lost node, holds "
+            "calls until Serve places new ones."
         ),
     )
     text_batch_ms: int = Field(

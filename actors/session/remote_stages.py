@@ -61,6 +61,7 @@ class DeploymentStages:
         self._sprites = sprites
         self._turn = _TurnChoices(SessionChoices(), avatar_info, None)
         self.drawn_here = 0  # sentences whose frames this process drew (the rest streamed)
+        self._tts_timed_out = False  # in the running turn
         self._audio_refs: dict[int, ray.ObjectRef] = {}
         self._streams: weakref.WeakSet[_FrameStream] = weakref.WeakSet()
 
@@ -80,6 +81,7 @@ class DeploymentStages:
                     exc,
                 )
                 choices = replace(choices, avatar=None)
+        self._tts_timed_out = False
         recipe = None
         if info.kind == "sprite":
             recipe = asyncio.ensure_future(self._sprite_recipe(choices.avatar))
@@ -112,10 +114,14 @@ class DeploymentStages:
             return await ref
 
         timeout = self._settings.server.stage_timeout_s
+        if self._tts_timed_out:  # not answering this turn: later sentences do not wait again
+            response.cancel()
+            raise TimeoutError("the TTS deployment gave no speech earlier in this turn")
         try:
             return await asyncio.wait_for(answer(), timeout)
         except TimeoutError:
             response.cancel()
+            self._tts_timed_out = True
             raise TimeoutError(f"the TTS deployment gave no speech in {timeout:g} s") from None
 
     async def animate(self, audio: TTSAudio, first_frame: int):

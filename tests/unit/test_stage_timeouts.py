@@ -18,13 +18,14 @@ from tests.fakes.fake_handles import FakeAvatarHandle, FakeTTSHandle
 pytestmark = pytest.mark.unit
 
 TIMEOUT_S = 0.3  # the fakes below take 60 s: only the timeout can end their calls
+REPLY = "Hello there. How are you? " + " ".join(f"Sentence {i} follows." for i in range(6))
 
 
 async def _turn(tts: FakeTTSHandle, avatar: FakeAvatarHandle) -> tuple[list, DeploymentStages]:
     settings = Settings.load({"server": {"stage_timeout_s": TIMEOUT_S}}, env={})
     stages = DeploymentStages(tts=tts, avatar=avatar, settings=settings, avatar_info=avatar.info)
     conv = Conversation(session_id="s", llm=EchoLLM(chars_per_s=100000), pipeline=stages.pipeline())
-    conv.submit_text("Hello there. How are you?")
+    conv.submit_text(REPLY)
     items = [await asyncio.wait_for(conv.outbox.get(), 30)]
     while not isinstance(items[-1], TurnEndEvent):
         items.append(await asyncio.wait_for(conv.outbox.get(), 30))
@@ -39,8 +40,11 @@ def _errors(items: list) -> list[str]:
 async def test_speech_that_never_comes_skips_its_sentences_and_the_turn_ends():
     tts = FakeTTSHandle(delay_s=60)
     items, stages = await _turn(tts, FakeAvatarHandle())
-    assert _errors(items) == [ErrorCode.TTS_ERROR, ErrorCode.TTS_ERROR]  # both sentences
-    assert len(tts.responses) == 2 and all(r.cancelled for r in tts.responses)
+    assert _errors(items) == [ErrorCode.TTS_ERROR] * 8  # every sentence, each said
+    assert len(tts.responses) == 8 and all(r.cancelled for r in tts.responses)
+    # Only the first wave (pipeline_depth 3, in flight together) waited out the timeout; the
+    # later sentences were not sent to wait again (3 more waves for 8 sentences otherwise).
+    assert tts.calls == 3
     assert stages.turn_state == {"audio_refs": 0, "frame_streams": 0}
 
 
