@@ -4,6 +4,9 @@ Runs tests/cluster_scenario.py (a head and a worker node on this machine, TTS an
 the worker by a custom resource) ``--runs`` times, each in a fresh process and cluster, and
 writes the figures into docs/benchmarks.md (section ``node_loss``):
 
+- lost turn: from killing the worker mid-reply until that turn's ``turn_end`` (with an error
+  naming the stage: a TTS deployment with no replica left is waited on for
+  ``server.stage_timeout_s``);
 - outage: from killing the worker mid-reply until /healthz answers 200 again (the client
   got an error for that turn meanwhile, and the session kept answering);
 - recovery: from the new worker joining until /healthz answers 200 (Serve placing the TTS
@@ -42,11 +45,13 @@ def main() -> None:
     args = parser.parse_args()
     runs = [one_run() for _ in range(args.runs)]
     for i, r in enumerate(runs, 1):
-        print(f"run {i}: outage {r['outage_s']} s, recovery {r['recovery_s']} s, "
+        print(f"run {i}: lost turn {r['lost_turn_end_s']} s, outage {r['outage_s']} s, "
+              f"recovery {r['recovery_s']} s, "
               f"lost turn errors {r['lost_turn_errors']}")  # fmt: skip
     rows = [
         [name, fmt(pct([r[key] for r in runs], 0.5), 1), fmt(max(r[key] for r in runs), 1)]
-        for name, key in (("outage (kill → healthy)", "outage_s"),
+        for name, key in (("lost turn (kill → its turn_end)", "lost_turn_end_s"),
+                          ("outage (kill → healthy)", "outage_s"),
                           ("recovery (rejoin → healthy)", "recovery_s"))
     ]  # fmt: skip
     body = "\n".join([
@@ -58,8 +63,11 @@ def main() -> None:
         "The worker is killed after the first sentence of a 12-sentence reply: the client gets "
         f"`{'`, `'.join(sorted({c for r in runs for c in r['lost_turn_errors']}))}` for that "
         "turn and its `turn_end`, pings are answered throughout, `/healthz` reports TTS and "
-        "Avatar down (503). The outage includes the scenario's own wait before a new worker "
-        "joins (until /healthz says 503); recovery is Serve's part.",
+        "Avatar down (503). The lost turn ends after `server.stage_timeout_s` (15 s): its "
+        "later sentences' TTS calls wait for a replica Serve cannot place, and its sprite "
+        "frames, drawn in the session, do not fail sooner. The outage includes the scenario's "
+        "own waits before a new worker joins (the lost turn, then /healthz saying 503); "
+        "recovery is Serve's part.",
         "",
         markdown_table(["seconds", "median", "max"], rows),
     ])  # fmt: skip

@@ -91,7 +91,7 @@ class ServerSettings(Section):
         3, ge=1, le=16, description="Sentences synthesised and animated ahead of playback."
     )
     stage_timeout_s: float = Field(
-        30.0,
+        15.0,
         gt=0,
         description=(
             "How long a turn waits for a sentence's speech from the TTS deployment, or for the "

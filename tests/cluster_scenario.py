@@ -144,6 +144,7 @@ async def run(port: int) -> dict:
             # The client is told (an error for the turn), then the turn ends: no hang.
             lost = await c.until("turn_end", timeout=240)
             out["lost_turn_errors"] = [e["code"] for e in lost.of_type("error")]
+            out["lost_turn_end_s"] = round(time.monotonic() - killed_at, 1)
             step("lost turn ended; ping")
             await c.send({"type": "ping"})
             out["pong_after_loss"] = (await c.until("pong", timeout=60)).events[-1]["type"]
