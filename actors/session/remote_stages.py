@@ -106,6 +106,8 @@ class DeploymentStages:
         return None if recipe.result() is None else self._sprites.get(recipe.result())
 
     async def speak(self, sentence: Sentence) -> TTSAudio:
+        if self._tts_timed_out:  # not answering this turn: later sentences are not sent to wait
+            raise TimeoutError("the TTS deployment gave no speech earlier in this turn")
         response = self._tts.synthesize.remote(sentence)
 
         async def answer() -> TTSAudio:
@@ -114,9 +116,6 @@ class DeploymentStages:
             return await ref
 
         timeout = self._settings.server.stage_timeout_s
-        if self._tts_timed_out:  # not answering this turn: later sentences do not wait again
-            response.cancel()
-            raise TimeoutError("the TTS deployment gave no speech earlier in this turn")
         try:
             return await asyncio.wait_for(answer(), timeout)
         except TimeoutError:

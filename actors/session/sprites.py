@@ -40,7 +40,7 @@ class SpriteCache:
     def get(self, recipe: dict) -> AvatarRenderer | None:
         """The sprite drawn by ``recipe`` (``SpriteAvatar``'s keyword arguments) if it is
         built; else None, and it is being built (a recipe that failed to build stays None)."""
-        key = tuple(sorted(recipe.items()))
+        key = _key(recipe)
         with self._lock:
             sprite = self._ready.get(key)
             if sprite is not None:
@@ -59,7 +59,7 @@ class SpriteCache:
         sprite = self.get(recipe)
         if sprite is None:
             with self._lock:
-                thread = self._building.get(tuple(sorted(recipe.items())))
+                thread = self._building.get(_key(recipe))
             if thread is not None:
                 thread.join(timeout)
             sprite = self.get(recipe)
@@ -87,6 +87,10 @@ class SpriteCache:
         """The recipes built, least recently used first."""
         with self._lock:
             return [dict(k) for k in self._ready]
+
+
+def _key(recipe: dict) -> tuple:
+    return tuple(sorted(recipe.items()))
 
 
 SPRITES = SpriteCache()
