@@ -189,7 +189,8 @@ class ServerSettings(Section):
             "How long a new session may take to be placed and started (a new host: ~3 s "
             "alone on 2 cores). Past it the connection gets error 'capacity' instead of "
             "waiting for cluster resources that may never free up, and a host that was never "
-            "placed is ended."
+            "placed is ended. A host Ray restarts after its process died has as long to come "
+            "back; past it its sessions are not restored ('session_expired')."
         ),
     )
 

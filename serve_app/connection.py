@@ -269,7 +269,8 @@ class Connection:
 
     async def _restore(self, session_id: str, avatar_info: AvatarInfo, *, announce=True) -> bool:
         args, kwargs = self.ctx.start_args(avatar_info, restore=True)
-        if not await restore_session(self.actor, args, kwargs):
+        timeout_s = self.settings.server.session_start_timeout_s
+        if not await restore_session(self.actor, args, kwargs, timeout_s=timeout_s):
             if announce:
                 await self._refuse(ErrorCode.SESSION_EXPIRED, "the session could not be restored")
             return False

@@ -14,15 +14,13 @@ import logging
 from serve_app.session_hosts import ACTOR_GONE
 
 log = logging.getLogger("avatar_chat.ingress")
-RESTORE_TIMEOUT_S = 60.0  # a restart is a new worker process: ~3 s alone on 2 cores
 _POLL_S = 0.2
 
 
-async def restore_session(
-    actor, args: tuple, kwargs: dict, *, timeout_s: float = RESTORE_TIMEOUT_S
-) -> bool:
+async def restore_session(actor, args: tuple, kwargs: dict, *, timeout_s: float) -> bool:
     """Wait for ``actor`` to come back and start it with its saved state; False when it is
-    gone for good (restarts used up) or did not come back within ``timeout_s``."""
+    gone for good (restarts used up) or did not come back within ``timeout_s`` (a restart is a
+    new worker process, as a new host is: ``server.session_start_timeout_s``)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while loop.time() < deadline:
@@ -32,7 +30,8 @@ async def restore_session(
             break
         except ACTOR_GONE:
             if await asyncio.to_thread(actor_table_state, actor) == "DEAD":
-                return False  # restarts used up (or never allowed)
+                log.warning("a session host died for good (its restarts are used up)")
+                return False
             await asyncio.sleep(_POLL_S)  # restarting: calls fail until the new process is up
             continue
         if state == "live":  # another connection restored it first

@@ -20,6 +20,9 @@ DEFAULT_ARGS = {
         "session_num_cpus": 0.01,
         "max_sessions": 6,
         "session_start_timeout_s": 180,
+        # A stage slowed by a loaded machine is not a lost deployment: no skipped sentence or
+        # cut reply for that here. The timeouts have their own tests (test_stage_timeouts.py).
+        "stage_timeout_s": 300,
         # Every test client is 127.0.0.1: per-client limits are tested on their own app.
         "max_sessions_per_client": 6,
         "max_connects_per_minute": 100000,

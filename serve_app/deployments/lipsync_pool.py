@@ -142,7 +142,7 @@ class LipSyncPool:
 
     def stats(self) -> dict:
         """Batches so far: frames and requests per call, batches mixing sessions (sources) and
-        mixing avatars, time in inference."""
+        mixing avatars, time in inference; and what is in flight now."""
         return {
             "batches": sum(self._frames_hist.values()),
             "frames_per_batch": dict(self._frames_hist),
@@ -151,6 +151,7 @@ class LipSyncPool:
             "mixed_avatar_batches": self._mixed_avatars,
             "busy_s": self._busy_s,
             "waiting_requests": self._gate.waiting,
+            "busy": self._gate.busy or self._gate.admitted > 0,  # a batch running or queued
             "max_batch_size": self._max_frames,
             "providers": list(self._runner.providers),
             "parallel_runs": self._runner.parallel_runs,

@@ -95,6 +95,18 @@ def lipsync_handle():
     return serve.get_deployment_handle("LipSync", app_name=APP)
 
 
+async def fresh_stats(handle) -> None:
+    """Reset the pool's statistics once it is idle: a batch still running for an earlier test
+    (inference is not cancelled mid-call) would otherwise count in this one."""
+    deadline = time.monotonic() + TURN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        stats = await handle.stats.remote()
+        if not stats["busy"] and stats["waiting_requests"] == 0:
+            break
+        await asyncio.sleep(0.2)
+    await handle.reset_stats.remote()
+
+
 def frames_done(stats: dict) -> int:
     return sum(size * count for size, count in stats["frames_per_batch"].items())
 
@@ -133,7 +145,7 @@ async def test_missing_weights_fall_back_to_the_sprite_and_say_why(ray_serve, ma
 
 async def test_session_streams_talking_frames_in_chunks(apps):
     started = time.monotonic()
-    await lipsync_handle().reset_stats.remote()
+    await fresh_stats(lipsync_handle())
     async with ChatClient(apps.base) as c:
         avatar = c.hello["avatar"]
         assert avatar["kind"] == "wav2lip" and avatar["streaming"] is True
@@ -172,7 +184,7 @@ async def test_session_streams_talking_frames_in_chunks(apps):
 
 async def test_two_sessions_share_inference_batches(apps):
     handle = lipsync_handle()
-    await handle.reset_stats.remote()
+    await fresh_stats(handle)
     async with ChatClient(apps.base) as a, ChatClient(apps.base) as b:
         await asyncio.gather(a.ask("Apples are red."), b.ask("Bananas are yellow."))
         ta, tb = await asyncio.gather(
@@ -232,7 +244,7 @@ async def test_interrupt_cancels_the_queued_lipsync_work(apps):
 async def test_sessions_with_different_packs_share_lipsync_batches(apps, avatars):
     _, packs = avatars
     handle = lipsync_handle()
-    await handle.reset_stats.remote()
+    await fresh_stats(handle)
     rng = np.random.default_rng(3)
     audio = TTSAudio(rng.normal(0, 4000, 16000 * 3 // 2).astype(np.int16), 16000, "test")
 
