@@ -45,6 +45,11 @@ class FrameGate:
         """Requests waiting to be let in."""
         return sum(not ticket.done() for _, ticket in self._waiting)
 
+    @property
+    def idle(self) -> bool:
+        """No batch running, none let in, none waiting."""
+        return not self.busy and self.admitted == 0 and self.waiting == 0
+
     def give_back(self, frames: int) -> None:
         """Frames let in that will not be queued after all."""
         self.admitted = max(0, self.admitted - frames)

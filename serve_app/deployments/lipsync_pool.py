@@ -151,7 +151,7 @@ class LipSyncPool:
             "mixed_avatar_batches": self._mixed_avatars,
             "busy_s": self._busy_s,
             "waiting_requests": self._gate.waiting,
-            "busy": self._gate.busy or self._gate.admitted > 0,  # a batch running or queued
+            "busy": not self._gate.idle,  # frames running, let in or waiting
             "max_batch_size": self._max_frames,
             "providers": list(self._runner.providers),
             "parallel_runs": self._runner.parallel_runs,

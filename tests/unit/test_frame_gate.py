@@ -13,8 +13,10 @@ pytestmark = pytest.mark.unit
 
 async def test_gate_lets_one_batch_in_while_idle_and_the_rest_when_the_model_is_free():
     gate = FrameGate(16)
+    assert gate.idle
     await gate.admit(8)
     await gate.admit(8)  # 16 frames: one batch's worth, straight in
+    assert not gate.idle
     late = [asyncio.create_task(gate.admit(8)) for _ in range(3)]
     await asyncio.sleep(0)
     assert gate.waiting == 3 and not any(t.done() for t in late)
@@ -28,6 +30,9 @@ async def test_gate_lets_one_batch_in_while_idle_and_the_rest_when_the_model_is_
     gate.finished()
     await asyncio.gather(*late)
     assert gate.waiting == 0 and gate.admitted == 8
+    gate.started(8)
+    gate.finished()
+    assert gate.idle
 
 
 async def test_gate_skips_cancelled_requests_and_takes_back_cancelled_admissions():
