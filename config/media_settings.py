@@ -62,6 +62,28 @@ class LipSyncSettings(Section):
             "parallel_runs = cores with intra_op_threads = 1 runs batches fastest; keep 1 on GPUs."
         ),
     )
+    face_cache_mb: int = Field(
+        256,
+        ge=0,
+        le=65536,
+        description=(
+            "Memory per LipSync replica for the face encoder's outputs, kept per distinct avatar "
+            "frame (an avatar's frames repeat): per frame only the audio side and the decoder "
+            "run, with the same output. int8: 284 KiB per frame, fp32: 1.1 MiB (a still "
+            "portrait is 1 frame, a video pack up to max_frames); 0: run the whole model."
+        ),
+    )
+    mouth_windows: int = Field(
+        4,
+        ge=0,
+        le=64,
+        description=(
+            "Copies of the model per LipSync replica that compute only an avatar's mouth "
+            "window (the part of the output paste-back reads; the same pixels, fewer "
+            "multiply-adds), built on first use; avatars beyond that many windows run the "
+            "whole model. 0: always the whole model."
+        ),
+    )
     max_batch_size: int = Field(
         16, ge=1, le=512, description="Frames gathered across sessions into one inference call."
     )

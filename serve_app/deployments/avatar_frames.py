@@ -65,7 +65,7 @@ async def wav2lip_frames(
         part = mel[start:end]
         if len(need) < end - start:
             crops, part = crops[need], part[need]
-        response = lipsync.infer.remote(part, crops, source, name)
+        response = lipsync.infer.remote(part, crops, source, name, avatar.mouth_window)
         try:
             mouths = await response
         except asyncio.CancelledError:  # awaiting a response does not cancel it by itself

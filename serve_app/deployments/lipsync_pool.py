@@ -39,6 +39,7 @@ class LipSyncRequest:
     crops: np.ndarray
     source: str = ""
     avatar: str = ""
+    window: tuple[int, int, int, int] | None = None  # the part of the mouths that is used
     started: bool = False  # set when its inference call begins
 
     def __len__(self) -> int:
@@ -47,6 +48,24 @@ class LipSyncRequest:
 
 def _frames_in(requests: list[LipSyncRequest]) -> int:
     return sum(len(r) for r in requests)
+
+
+def _checked_window(window) -> tuple[int, int, int, int]:
+    try:
+        y0, y1, x0, x1 = (int(v) for v in window)
+    except (TypeError, ValueError):
+        raise ValueError(f"window must be (y0, y1, x0, x1), got {window!r}") from None
+    if not (0 <= y0 < y1 <= 96 and 0 <= x0 < x1 <= 96):
+        raise ValueError(f"window {window!r} is empty or outside the 96x96 crop")
+    return y0, y1, x0, x1
+
+
+def _batch_window(requests: list[LipSyncRequest]) -> tuple[int, int, int, int] | None:
+    """The smallest window holding every request's; None (the whole) if one has none."""
+    if any(r.window is None for r in requests):
+        return None
+    ws = np.array([r.window for r in requests])
+    return int(ws[:, 0].min()), int(ws[:, 1].max()), int(ws[:, 2].min()), int(ws[:, 3].max())
 
 
 # num_cpus is a scheduling reservation, not a limit (the replica runs parallel_runs threads):
@@ -67,7 +86,10 @@ class LipSyncPool:
         self._busy_s = 0.0  # time spent in inference calls (utilisation)
         self._gate = FrameGate(s.lipsync.max_batch_size)
         self._configure(s.lipsync)
-        log.info("LipSync: %s on %s", self.model_path.name, self._runner.providers)
+        log.info(
+            "LipSync: %s on %s, %s", self.model_path.name, self._runner.providers,
+            self._runner.face_split_note,
+        )  # fmt: skip
 
     def _configure(self, ls: LipSyncSettings) -> None:
         self._max_frames = ls.max_batch_size
@@ -81,7 +103,12 @@ class LipSyncPool:
         self._configure(tuned)
 
     async def infer(
-        self, mel: np.ndarray, crops: np.ndarray, source: str = "", avatar: str = ""
+        self,
+        mel: np.ndarray,
+        crops: np.ndarray,
+        source: str = "",
+        avatar: str = "",
+        window: tuple[int, int, int, int] | None = None,
     ) -> np.ndarray:
         """One session's ``k`` frames -> mouths RGB uint8 ``[k, 96, 96, 3]``.
 
@@ -89,7 +116,10 @@ class LipSyncPool:
         (each its own reference face, as in Wav2Lip's inference). uint8 both ways keeps
         the payload 8x smaller than the model's float tensors. The frames share inference
         calls with other sessions' frames, whatever avatar those show. ``source`` (the
-        session) and ``avatar`` (its name) only label the frames in ``stats``.
+        session) and ``avatar`` (its name) only label the frames in ``stats``. ``window``
+        ``(y0, y1, x0, x1)``: the rows and columns of the mouths that are used
+        (``pasteback.mouth_window``); the rest may be 0. A batch computes the smallest
+        window holding its requests' windows (the whole crop if one has none).
         """
         mel = np.asarray(mel, np.float32)
         crops = np.asarray(crops)
@@ -100,11 +130,15 @@ class LipSyncPool:
             raise ValueError(
                 f"crops must be uint8 [{len(mel)}, 96, 96, 3], got {crops.dtype} {crops.shape}"
             )
+        if window is not None:
+            window = _checked_window(window)
         if len(mel) == 0:
             return np.zeros((0, 96, 96, 3), np.uint8)
         step = self._max_frames
         parts = [
-            self._submit(LipSyncRequest(mel[i : i + step], crops[i : i + step], source, avatar))
+            self._submit(
+                LipSyncRequest(mel[i : i + step], crops[i : i + step], source, avatar, window)
+            )
             for i in range(0, len(mel), step)
         ]
         return np.concatenate(await asyncio.gather(*parts))
@@ -113,7 +147,8 @@ class LipSyncPool:
         await self._gate.admit(len(request))
         if len(request) > self._max_frames:  # max_batch_size shrank while it waited
             self._gate.give_back(len(request))
-            return await self.infer(request.mel, request.crops, request.source, request.avatar)
+            r = request
+            return await self.infer(r.mel, r.crops, r.source, r.avatar, r.window)
         try:
             return await self._run_batch(request)
         finally:
@@ -129,7 +164,8 @@ class LipSyncPool:
         self._gate.started(len(mel))
         t = time.perf_counter()
         try:  # in a thread: the loop keeps taking requests meanwhile
-            out = await asyncio.to_thread(infer_mouths, self._runner, mel, crops)
+            window = _batch_window(requests)
+            out = await asyncio.to_thread(infer_mouths, self._runner, mel, crops, window)
         finally:
             self._busy_s += time.perf_counter() - t
             self._gate.finished()
@@ -142,7 +178,9 @@ class LipSyncPool:
 
     def stats(self) -> dict:
         """Batches so far: frames and requests per call, batches mixing sessions (sources) and
-        mixing avatars, time in inference; and what is in flight now."""
+        mixing avatars, time in inference; and what is in flight now. ``face_cache``: the face
+        encoder's cache (``FaceFeatureCache.stats``), None when the whole model runs."""
+        cache, windows = self._runner.face_cache, self._runner.mouth_windows
         return {
             "batches": sum(self._frames_hist.values()),
             "frames_per_batch": dict(self._frames_hist),
@@ -155,6 +193,8 @@ class LipSyncPool:
             "max_batch_size": self._max_frames,
             "providers": list(self._runner.providers),
             "parallel_runs": self._runner.parallel_runs,
+            "face_cache": cache.stats() if cache is not None else None,
+            "mouth_windows": windows.windows if windows is not None else None,
         }
 
     def reset_stats(self) -> None:

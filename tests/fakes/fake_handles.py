@@ -142,14 +142,16 @@ class FakeAvatarHandle:
 
 
 class FakeLipSyncHandle:
-    """``infer.remote(mel, crops, source, avatar)`` -> an awaitable (and cancellable) Task of
-    the mouths, made by ``runner`` (a real ``Wav2LipRunner``) in a worker thread, one call at a
-    time as the pool's gate runs them. ``requests`` lists the frames of each call, in order;
-    ``most_outstanding`` is the most calls made and not yet finished at any one time."""
+    """``infer.remote(mel, crops, source, avatar, window)`` -> an awaitable (and cancellable)
+    Task of the mouths, made by ``runner`` (a real ``Wav2LipRunner``) in a worker thread, one
+    call at a time as the pool's gate runs them. ``requests`` lists the frames of each call, in
+    order, and ``windows`` their mouth windows; ``most_outstanding`` is the most calls made and
+    not yet finished at any one time."""
 
     def __init__(self, runner) -> None:
         self.runner = runner
         self.requests: list[int] = []
+        self.windows: list = []
         self.outstanding = self.most_outstanding = 0
         self.infer = _Method(self._infer)
         self._lock = threading.Lock()
@@ -159,22 +161,24 @@ class FakeLipSyncHandle:
         """Frames sent to the model so far."""
         return sum(self.requests)
 
-    def _infer(self, mel, crops, source: str = "", avatar: str = "") -> asyncio.Task:
+    def _infer(self, mel, crops, source: str = "", avatar: str = "", window=None) -> asyncio.Task:
         self.outstanding += 1
         self.most_outstanding = max(self.most_outstanding, self.outstanding)
-        task = asyncio.ensure_future(asyncio.to_thread(self._run, mel, crops))
+        self.windows.append(window)
+        task = asyncio.ensure_future(asyncio.to_thread(self._run, mel, crops, window))
         task.add_done_callback(self._finished)
         return task
 
     def _finished(self, _task) -> None:
         self.outstanding -= 1
 
-    def _run(self, mel: np.ndarray, crops: np.ndarray) -> np.ndarray:
+    def _run(self, mel: np.ndarray, crops: np.ndarray, window) -> np.ndarray:
         from actors.engines.avatar.wav2lip_runner import infer_mouths
 
         with self._lock:
             self.requests.append(len(mel))
-            return infer_mouths(self.runner, np.asarray(mel, np.float32), np.asarray(crops))
+            mel = np.asarray(mel, np.float32)
+            return infer_mouths(self.runner, mel, np.asarray(crops), window)
 
 
 class InProcessHandle:

@@ -170,6 +170,10 @@ async def test_session_streams_talking_frames_in_chunks(apps):
     # Time in inference lies within what this test's own clock saw (2x: batches may overlap):
     # a consistency check between two clocks, not a speed limit.
     assert stats["parallel_runs"] == 2 and 0 < stats["busy_s"] <= 2 * wall_s, (stats, wall_s)
+    # The portrait's one face went through the face encoder once, and its mouth window has a
+    # graph of its own (the rest of the crop is not computed).
+    assert stats["face_cache"]["entries"] >= 1 and stats["face_cache"]["hits"] > 0, stats
+    assert stats["mouth_windows"], stats
     # The frames are the astronaut's, with a generated mouth inside the crop box only.
     x0, y0, x1, y1 = apps.pack.boxes[0]
     photo = apps.pack.frames[0].astype(np.int16)
@@ -212,6 +216,12 @@ async def test_lipsync_takes_uint8_crops_and_returns_uint8_mouths(apps, random_w
     assert np.abs(mouths[0].astype(int) - mouths[4]).max() > 0  # each frame its own audio
     with pytest.raises(ValueError, match="crops must be uint8"):
         await lipsync_handle().infer.remote(mel, crops.astype(np.float32), "direct")
+    # Asked for a window, it is computed as before and the rest of the crop is left black.
+    windowed = await lipsync_handle().infer.remote(mel, crops, "direct", "", (30, 96, 4, 90))
+    assert np.abs(windowed[:, 30:, 4:90].astype(int) - want[:, 30:, 4:90]).max() <= 1
+    assert not windowed[:, :30].any() and windowed[:, 30:, 4:90].any()
+    with pytest.raises(ValueError, match="outside the 96x96 crop"):
+        await lipsync_handle().infer.remote(mel, crops, "direct", "", (0, 97, 0, 96))
 
 
 async def test_interrupt_cancels_the_queued_lipsync_work(apps):

@@ -14,6 +14,7 @@ import pytest
 
 from actors.cli.main import main
 from actors.engines.avatar.calibration import face_windows, portrait_crops, speech_windows
+from actors.engines.avatar.pasteback import feather_mask, mouth_window
 from actors.engines.avatar.wav2lip_runner import Wav2LipRunner
 from models.quantize import psnr
 from tests.conftest import SHARED
@@ -82,6 +83,19 @@ def test_quantize_command_writes_a_working_int8_model(models_dir, capsys):
     print(f"fp32 vs int8 PSNR on real inputs (random weights): {score:.1f} dB")
     assert np.isfinite(score)
     assert score > 20.0  # far above what a broken quantisation (wrong scales/axes) gives
+
+    # In parts (face encoder cached, output cropped to the portrait's mouth window) the int8
+    # graph gives the very same numbers: the same int8 kernels run on the same values.
+    parts = Wav2LipRunner(
+        model_path=int8_path, parallel_runs=2, face_cache_bytes=16 << 20, mouth_windows=1
+    )
+    assert parts.face_split_note.startswith("face encoder cached")
+    window = mouth_window(feather_mask())
+    y0, y1, x0, x1 = window
+    for _ in range(2):  # the second time every face comes from the cache
+        windowed = parts.infer(mel, faces, window=window)
+        assert np.array_equal(windowed[..., y0:y1, x0:x1], got[..., y0:y1, x0:x1])
+    assert parts.face_cache.stats()["hits"] >= 16 and parts.mouth_windows.windows
 
 
 def test_quantize_without_a_model_says_how_to_get_one(tmp_path, capsys):

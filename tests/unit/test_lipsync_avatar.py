@@ -25,9 +25,9 @@ class RecordingRunner:
         self.runner = runner
         self.batches: list[int] = []
 
-    def infer(self, mel, faces_in):
+    def infer(self, mel, faces_in, window=None):
         self.batches.append(len(mel))
-        return self.runner.infer(mel, faces_in)
+        return self.runner.infer(mel, faces_in, window=window)
 
 
 @pytest.fixture(scope="module")

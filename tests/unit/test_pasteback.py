@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from actors.engines.avatar.pasteback import feather_mask, paste_mouth
+from actors.engines.avatar.pasteback import feather_mask, mouth_window, paste_mouth
 from actors.engines.avatar.prepare import AvatarPack
 
 pytestmark = pytest.mark.unit
@@ -141,3 +141,31 @@ def test_bad_arguments_are_refused(scene):
         paste_mouth(frame.astype(np.float32), box, crop, mask)
     with pytest.raises(ValueError, match="2-D"):
         paste_mouth(frame, box, crop, mask[..., None])
+
+
+@pytest.mark.parametrize("mouth_xy", [(0.5, 0.65), (0.35, 0.5), (0.6, 0.7)])
+def test_only_the_mouth_window_of_a_generated_crop_is_read(scene, mouth_xy):
+    """Zeroing the crop outside ``mouth_window`` pastes the very same frame: a model need not
+    compute the rest (``models.output_window``)."""
+    frame, box, *_ = scene
+    mask = feather_mask(mouth_xy)
+    y0, y1, x0, x1 = mouth_window(mask)
+    assert (y1 - y0) * (x1 - x0) < 96 * 96  # something is left out
+    generated = np.random.default_rng(3).integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    windowed = np.zeros_like(generated)
+    windowed[y0:y1, x0:x1] = generated[y0:y1, x0:x1]
+    for match_colour in (True, False):
+        full = paste_mouth(frame, box, generated, mask, match_colour=match_colour)
+        part = paste_mouth(frame, box, windowed, mask, match_colour=match_colour)
+        assert np.array_equal(full, part)
+    # One row less at the top is read: the window is no wider than it must be.
+    narrower = windowed.copy()
+    narrower[y0] = 0
+    assert not np.array_equal(paste_mouth(frame, box, narrower, mask), full)
+
+
+def test_a_mask_without_a_mouth_reads_the_whole_crop():
+    assert mouth_window(np.zeros((96, 96), np.float32)) == (0, 96, 0, 96)
+    corner = np.zeros((96, 96), np.float32)
+    corner[0, 95] = 1.0
+    assert mouth_window(corner) == (0, 2, 94, 96)

@@ -235,9 +235,9 @@ class _Counting:
     def __init__(self, runner, handle) -> None:
         self.runner, self.handle = runner, handle
 
-    def infer(self, mel, faces):
+    def infer(self, mel, faces, window=None):
         self.handle.requests.append(len(mel))
-        return self.runner.infer(mel, faces)
+        return self.runner.infer(mel, faces, window=window)
 
 
 def test_an_all_silent_sentence_sends_nothing(astro_pack, runner):

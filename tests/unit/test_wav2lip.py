@@ -67,10 +67,10 @@ def test_parallel_runs_split_a_batch_across_threads_in_order(model_path, runner)
     # concurrently, on three threads, whatever the machine's speed.
     together = threading.Barrier(3, timeout=30)
 
-    def recorded(mel, faces):
+    def recorded(mel, faces, session=None):
         calls.append((len(mel), threading.current_thread().name))
         together.wait()
-        return run(mel, faces)
+        return run(mel, faces, session)
 
     parallel._run = recorded
     mel, faces = random_batch(7, seed=4)
@@ -78,7 +78,7 @@ def test_parallel_runs_split_a_batch_across_threads_in_order(model_path, runner)
     assert sorted(n for n, _ in calls) == [2, 2, 3]  # slices of the 7 frames, none lost
     assert len({name for _, name in calls}) == 3  # each on its own thread
     calls.clear()
-    parallel._run = lambda mel, faces: calls.append(len(mel)) or run(mel, faces)
+    parallel._run = lambda mel, faces, session=None: calls.append(len(mel)) or run(mel, faces)
     parallel.infer(mel[:3], faces[:3])  # too small to slice: one call
     assert calls == [3]
 

@@ -45,6 +45,19 @@ def feather_mask(
     return np.clip(mask / mask.max(), 0.0, 1.0).astype(np.float32)
 
 
+def mouth_window(mask: np.ndarray, *, margin: int = 1) -> tuple[int, int, int, int]:
+    """``(y0, y1, x0, x1)``: the rows and columns of a generated crop that ``paste_mouth`` reads
+    with ``mask``, those where the mask is above zero and ``margin`` more around them (a
+    bilinear resize reads the two crop pixels on either side of each box pixel, and where
+    both weigh zero nothing of the crop is used). The whole crop if the mask is all zero."""
+    rows, cols = np.flatnonzero(mask.max(axis=1) > 0), np.flatnonzero(mask.max(axis=0) > 0)
+    height, width = mask.shape
+    if len(rows) == 0:
+        return 0, height, 0, width
+    return (max(0, int(rows[0]) - margin), min(height, int(rows[-1]) + 1 + margin),
+            max(0, int(cols[0]) - margin), min(width, int(cols[-1]) + 1 + margin))  # fmt: skip
+
+
 def paste_mouth(
     frame: np.ndarray,
     box: tuple[int, int, int, int],

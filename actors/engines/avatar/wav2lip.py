@@ -21,7 +21,7 @@ import numpy as np
 
 from actors.engines.avatar.base import AvatarInfo, AvatarRenderer, array_bytes
 from actors.engines.avatar.features import mel_windows, melspectrogram
-from actors.engines.avatar.pasteback import paste_mouth
+from actors.engines.avatar.pasteback import mouth_window, paste_mouth
 from actors.engines.avatar.prepare import AvatarPack
 from actors.engines.avatar.silence import SilenceSkip, blend_frames
 from actors.engines.avatar.wav2lip_runner import (
@@ -74,6 +74,8 @@ class Wav2LipAvatar(AvatarRenderer):
         self.silence = silence
         # H.264 (yuv420p) needs even sides: an odd last row or column is left out.
         self.height, self.width = (int(v) - int(v) % 2 for v in pack.frames.shape[1:3])
+        # The part of a model output that paste-back reads: the rest need not be computed.
+        self.mouth_window = mouth_window(pack.mask)
         self.note = note
 
     @classmethod
@@ -183,7 +185,7 @@ class Wav2LipAvatar(AvatarRenderer):
             crops = self.face_crops(first_frame + start, end - start)[need]
             mouths = crops  # no frame of this batch needs the model: nothing to run
             if len(need):
-                mouths = infer_mouths(self.runner, mel[start:end][need], crops)
+                mouths = infer_mouths(self.runner, mel[start:end][need], crops, self.mouth_window)
             parts.append(self.compose_some(mouths, first_frame + start, weights[start:end]))
         if not parts:
             return np.zeros((0, self.height, self.width, 3), np.uint8)
@@ -241,4 +243,6 @@ def make_runner(settings) -> Wav2LipRunner:
         providers=ls.providers,
         intra_op_threads=ls.intra_op_threads,
         parallel_runs=ls.parallel_runs,
+        face_cache_bytes=ls.face_cache_mb * 2**20,
+        mouth_windows=ls.mouth_windows,
     )

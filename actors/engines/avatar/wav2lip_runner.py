@@ -6,13 +6,21 @@ and ``output_to_rgb`` convert, and callers deal in RGB only.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from actors.engines.avatar.face_cache import FaceFeatureCache, face_key
+from actors.engines.avatar.mouth_windows import MouthWindows
 from models.wav2lip_layers import FACE_SHAPE, IMG_SIZE, MEL_SHAPE, OUTPUT_SHAPE
+
+log = logging.getLogger("avatar_chat.wav2lip")
+# The parts run the same kernels on the same values as the whole graph (0.0 apart when
+# measured); this only catches a graph the split got wrong.
+_SPLIT_TOLERANCE = 1e-4
 
 _FETCH_HINT = (
     "fetch the Wav2Lip ONNX model into the models directory (models/ registry, name "
@@ -67,6 +75,16 @@ class Wav2LipRunner:
     one core per slice does no cross-thread synchronisation per layer, where one call
     spread over all cores does (``bench/lipsync.py`` measures both). Batches smaller than
     ``min_slice * 2`` frames run as one call.
+
+    ``face_cache_bytes`` > 0 splits the graph at its face encoder (``models.face_split``) and
+    keeps the encoder's outputs per face input (``FaceFeatureCache``, at most that many
+    bytes): an avatar's frames repeat, so per frame only the audio side and the decoder run,
+    with the same output as the whole graph (checked once at load; a graph that cannot be
+    split, or whose parts disagree with it, runs whole and says so in ``face_split_note``).
+
+    ``mouth_windows`` > 0 lets ``infer(..., window=(y0, y1, x0, x1))`` run a copy of the graph
+    that computes only that window of the output (``MouthWindows``, up to that many copies):
+    the rows and columns paste-back never uses are not computed, and are 0.
     """
 
     def __init__(
@@ -77,6 +95,8 @@ class Wav2LipRunner:
         intra_op_threads: int | None = None,
         parallel_runs: int = 1,
         min_slice: int = 2,
+        face_cache_bytes: int = 0,
+        mouth_windows: int = 0,
     ):
         import onnxruntime as ort
 
@@ -110,6 +130,28 @@ class Wav2LipRunner:
         self._output_name = self.session.get_outputs()[0].name
         self.parallel_runs, self.min_slice = parallel_runs, min_slice
         self._pool = ThreadPoolExecutor(parallel_runs - 1) if parallel_runs > 1 else None
+        if not isinstance(face_cache_bytes, int) or face_cache_bytes < 0:
+            raise ValueError(f"face_cache_bytes must be an int >= 0, got {face_cache_bytes!r}")
+        self.face_cache: FaceFeatureCache | None = None
+        self.face_split_note = "off (face_cache_bytes 0)"
+        self._encoder = self._decoder = None
+        if face_cache_bytes:
+            self._split(ort, options, providers, face_cache_bytes)
+        if not isinstance(mouth_windows, int) or mouth_windows < 0:
+            raise ValueError(f"mouth_windows must be an int >= 0, got {mouth_windows!r}")
+        self.mouth_windows: MouthWindows | None = None
+        if mouth_windows:
+            split = self._decoder is not None
+            self.mouth_windows = MouthWindows(
+                self._decoder_graph if split else self.model_path.read_bytes(),
+                whole=self._decoder if split else self.session,
+                output=self._output_name,
+                size=OUTPUT_SHAPE[1:],
+                make_session=lambda graph: ort.InferenceSession(
+                    graph, options, providers=providers
+                ),
+                max_variants=mouth_windows,
+            )
 
     def _match_inputs(self) -> tuple[str, str]:
         inputs = self.session.get_inputs()
@@ -125,8 +167,10 @@ class Wav2LipRunner:
             )
         return mel, face
 
-    def infer(self, mel: np.ndarray, faces: np.ndarray) -> np.ndarray:
-        """Run one batch; ``B`` may be anything from 0 up (memory permitting)."""
+    def infer(self, mel: np.ndarray, faces: np.ndarray, *, window=None) -> np.ndarray:
+        """Run one batch; ``B`` may be anything from 0 up (memory permitting). ``window``
+        ``(y0, y1, x0, x1)``: only those rows and columns of the output are needed (the rest
+        may be 0); it takes effect with ``mouth_windows`` > 0."""
         mel = np.ascontiguousarray(mel, dtype=np.float32)
         faces = np.ascontiguousarray(faces, dtype=np.float32)
         if mel.ndim != 4 or mel.shape[1:] != MEL_SHAPE:
@@ -137,23 +181,97 @@ class Wav2LipRunner:
             raise ValueError(f"batch sizes differ: mel {mel.shape[0]}, faces {faces.shape[0]}")
         if mel.shape[0] == 0:
             return np.zeros((0, *OUTPUT_SHAPE), dtype=np.float32)
+        session = None
+        if self.mouth_windows is not None and window is not None:
+            session = self.mouth_windows.session(window)
         runs = min(self.parallel_runs, len(mel) // self.min_slice)
         if runs <= 1:
-            return self._run(mel, faces)
+            return self._run(mel, faces, session)
         bounds = np.linspace(0, len(mel), runs + 1).astype(int)
-        slices = [(mel[a:b], faces[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        slices = [
+            (mel[a:b], faces[a:b], session) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
         # The calling thread runs the first slice itself: runs - 1 pool threads suffice.
         rest = [self._pool.submit(self._run, *part) for part in slices[1:]]
         first = self._run(*slices[0])
         return np.concatenate([first, *(f.result() for f in rest)])
 
-    def _run(self, mel: np.ndarray, faces: np.ndarray) -> np.ndarray:
-        feeds = {self._mel_name: mel, self._face_name: faces}
-        (out,) = self.session.run([self._output_name], feeds)
+    def _run(self, mel: np.ndarray, faces: np.ndarray, session=None) -> np.ndarray:
+        if self._decoder is None:
+            feeds = {self._mel_name: mel, self._face_name: faces}
+            (out,) = (session or self.session).run([self._output_name], feeds)
+        else:
+            feeds = {self._mel_name: mel, **self._face_features(faces)}
+            (out,) = (session or self._decoder).run([self._output_name], feeds)
         return np.asarray(out, dtype=np.float32)
 
+    def _split(self, ort, options, providers, max_bytes: int) -> None:
+        """Face encoder and decoder sessions in place of the whole graph, if they agree."""
+        from models.face_split import FaceSplitError, split_face_encoder
 
-def infer_mouths(runner, mel: np.ndarray, crops: np.ndarray) -> np.ndarray:
+        try:
+            parts = split_face_encoder(
+                self.model_path, face=self._face_name, mel=self._mel_name,
+                output=self._output_name,
+            )  # fmt: skip
+        except (FaceSplitError, ImportError) as exc:
+            self.face_split_note = f"whole graph: {exc}"
+            log.warning("Wav2Lip face cache off for %s: %s", self.model_path.name, exc)
+            return
+        encoder = ort.InferenceSession(parts.encoder, options, providers=providers)
+        decoder = ort.InferenceSession(parts.decoder, options, providers=providers)
+        rng = np.random.default_rng(0)  # two frames of noise: any difference shows
+        mel = rng.standard_normal((2, *MEL_SHAPE), dtype=np.float32)
+        faces = rng.random((2, *FACE_SHAPE), dtype=np.float32)
+        whole = self.session.run([self._output_name], {self._mel_name: mel, self._face_name: faces})
+        feats = encoder.run(list(parts.boundary), {self._face_name: faces})
+        split = decoder.run(
+            [self._output_name],
+            {self._mel_name: mel, **dict(zip(parts.boundary, feats, strict=True))},
+        )
+        diff = float(np.abs(whole[0] - split[0]).max())
+        if diff > _SPLIT_TOLERANCE:
+            self.face_split_note = f"whole graph: its parts differ from it by {diff:.2g}"
+            log.warning(
+                "Wav2Lip face cache off for %s: parts differ by %.2g", self.model_path.name, diff
+            )
+            return
+        self._encoder, self._decoder, self._boundary = encoder, decoder, parts.boundary
+        self._decoder_graph = parts.decoder
+        self.face_cache = FaceFeatureCache(max_bytes=max_bytes)
+        per_frame = sum(f[0].nbytes for f in feats)
+        self.face_split_note = (
+            f"face encoder cached: {len(parts.boundary)} tensors, {per_frame / 1024:.0f} KiB "
+            f"per distinct frame, up to {max_bytes / 2**20:.0f} MiB"
+        )
+        self.session = None  # the parts replace it: its weights are not kept twice
+
+    def _face_features(self, faces: np.ndarray) -> dict[str, np.ndarray]:
+        """The boundary tensors for ``faces``: from the cache, the encoder run on the rest."""
+        keys = [face_key(face) for face in faces]
+        found = {}  # one lookup per frame, so the cache's hits and misses count frames
+        for key in keys:
+            entry = self.face_cache.get(key)
+            if entry is not None or key not in found:
+                found[key] = entry
+        missing = [key for key, entry in found.items() if entry is None]
+        if missing:
+            rows = [keys.index(key) for key in missing]
+            outs = self._encoder.run(list(self._boundary), {self._face_name: faces[rows]})
+            for j, key in enumerate(missing):
+                entry = tuple(np.array(out[j]) for out in outs)  # copies: the batch can go
+                self.face_cache.put(key, entry)
+                found[key] = entry
+        return {
+            name: np.stack([found[key][t] for key in keys]) for t, name in enumerate(self._boundary)
+        }
+
+
+def infer_mouths(runner, mel: np.ndarray, crops: np.ndarray, window=None) -> np.ndarray:
     """``mel [B,1,80,16]`` + RGB uint8 face ``crops [B,96,96,3]`` -> RGB uint8 mouths, through
-    ``runner.infer`` (a ``Wav2LipRunner`` or anything with its ``infer``)."""
-    return output_to_rgb(runner.infer(mel, self_reference_input(crops)))
+    ``runner.infer`` (a ``Wav2LipRunner`` or anything with its ``infer``); ``window``: the
+    part of the mouths that is used (``pasteback.mouth_window``), passed on when given."""
+    faces = self_reference_input(crops)
+    if window is None:
+        return output_to_rgb(runner.infer(mel, faces))
+    return output_to_rgb(runner.infer(mel, faces, window=window))
