@@ -1,4 +1,5 @@
-"""Model registry, fetching, Wav2Lip export and int8 quantisation.
+"""Model registry, fetching, Wav2Lip export, int8 quantisation and graph surgery (the face
+encoder split off, the output cropped to a window).
 
 Heavy dependencies (onnx, onnxruntime.quantization, torch) are imported only by the
 functions that need them, so importing this package is cheap.
@@ -6,7 +7,9 @@ functions that need them, so importing this package is cheap.
 
 from models.ensure import ModelUnavailable, ensure_model
 from models.export import ExportError, convert_checkpoint, make_torch_wav2lip, state_dict_to_onnx
+from models.face_split import FaceSplit, FaceSplitError, split_face_encoder
 from models.fetch import ChecksumMismatch, DownloadError, FetchError, download, fetch_model
+from models.output_window import crop_to_window
 from models.quantize import psnr, quantize_wav2lip
 from models.registry import (
     REGISTRY,
@@ -24,11 +27,14 @@ __all__ = [
     "ChecksumMismatch",
     "DownloadError",
     "ExportError",
+    "FaceSplit",
+    "FaceSplitError",
     "FetchError",
     "ModelMissing",
     "ModelSpec",
     "ModelUnavailable",
     "convert_checkpoint",
+    "crop_to_window",
     "download",
     "ensure_model",
     "fetch_model",
@@ -40,5 +46,6 @@ __all__ = [
     "quantize_wav2lip",
     "require_model",
     "sha256_file",
+    "split_face_encoder",
     "state_dict_to_onnx",
 ]

@@ -1,11 +1,12 @@
-"""``FaceFeatureCache``: the Wav2Lip face encoder's outputs, kept per face input.
+"""``CachedFaceEncoder``: the Wav2Lip face encoder split off, its outputs kept per face input.
 
 A frame's face input (its crop, lower half masked, and the crop again as reference) is the
 same every time the avatar shows that frame: a still portrait has one, a video pack loops a
 few hundred. What the face encoder makes of it is kept here under a digest of the input's
 bytes, so the encoder runs once per distinct frame and only the audio side runs per frame.
 Least recently used entries go first when ``max_bytes`` is reached. Thread-safe: the runner's
-parallel slices share one cache.
+parallel slices share one cache. ``CachedFaceEncoder`` holds the two sessions of the split graph
+(``models.face_split``) and hands the decoder the features of a batch of faces.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from collections import OrderedDict
 
 import numpy as np
 
-__all__ = ["FaceFeatureCache", "face_key"]
+__all__ = ["CachedFaceEncoder", "FaceFeatureCache", "face_key"]
+
+# The parts run the same kernels on the same values as the whole graph (0.0 apart when
+# measured); this only catches a graph the split got wrong.
+_SPLIT_TOLERANCE = 1e-4
 
 
 def face_key(face: np.ndarray) -> bytes:
@@ -75,3 +80,65 @@ class FaceFeatureCache:
         with self._lock:
             return {"hits": self.hits, "misses": self.misses, "entries": len(self._entries),
                     "bytes": self._bytes, "max_bytes": self.max_bytes}  # fmt: skip
+
+
+class CachedFaceEncoder:
+    """``faces [B,6,96,96] -> the decoder's face inputs`` through ``cache``; ``decoder`` is the
+    session of the rest of the graph, ``decoder_graph`` its serialised ONNX."""
+
+    def __init__(self, encoder, decoder, decoder_graph: bytes, boundary, face: str, cache):
+        self.encoder, self.decoder, self.decoder_graph = encoder, decoder, decoder_graph
+        self.boundary, self.face, self.cache = tuple(boundary), face, cache
+        self.note = ""
+
+    @classmethod
+    def load(cls, model_path, *, whole, make_session, names, max_bytes: int):
+        """Split ``model_path`` (names: mel, face and output tensors) and check the parts
+        against ``whole`` (its session) on two frames of noise. ``FaceSplitError`` if the graph
+        does not split or the parts disagree with it."""
+        from models.face_split import FaceSplitError, split_face_encoder
+
+        mel_name, face_name, output = names
+        try:
+            parts = split_face_encoder(model_path, face=face_name, mel=mel_name, output=output)
+        except ImportError as exc:
+            raise FaceSplitError(f"splitting needs the onnx package ({exc})") from exc
+        encoder, decoder = make_session(parts.encoder), make_session(parts.decoder)
+        rng = np.random.default_rng(0)
+        mel = rng.standard_normal((2, 1, 80, 16), dtype=np.float32)
+        faces = rng.random((2, 6, 96, 96), dtype=np.float32)
+        (expected,) = whole.run([output], {mel_name: mel, face_name: faces})
+        features = encoder.run(list(parts.boundary), {face_name: faces})
+        feeds = {mel_name: mel, **dict(zip(parts.boundary, features, strict=True))}
+        (got,) = decoder.run([output], feeds)
+        diff = float(np.abs(expected - got).max())
+        if diff > _SPLIT_TOLERANCE:
+            raise FaceSplitError(f"its parts differ from it by {diff:.2g}")
+        cache = FaceFeatureCache(max_bytes=max_bytes)
+        split = cls(encoder, decoder, parts.decoder, parts.boundary, face_name, cache)
+        per_frame = sum(f[0].nbytes for f in features)
+        split.note = (
+            f"face encoder cached: {len(parts.boundary)} tensors, {per_frame / 1024:.0f} KiB "
+            f"per distinct frame, up to {max_bytes / 2**20:.0f} MiB"
+        )
+        return split
+
+    def features(self, faces: np.ndarray) -> dict[str, np.ndarray]:
+        """The boundary tensors for ``faces``: from the cache, the encoder run on the rest."""
+        keys = [face_key(face) for face in faces]
+        found = {}  # one lookup per frame, so the cache's hits and misses count frames
+        for key in keys:
+            entry = self.cache.get(key)
+            if entry is not None or key not in found:
+                found[key] = entry
+        missing = [key for key, entry in found.items() if entry is None]
+        if missing:
+            rows = [keys.index(key) for key in missing]
+            outs = self.encoder.run(list(self.boundary), {self.face: faces[rows]})
+            for j, key in enumerate(missing):
+                entry = tuple(np.array(out[j]) for out in outs)  # copies: the batch can go
+                self.cache.put(key, entry)
+                found[key] = entry
+        return {
+            name: np.stack([found[key][t] for key in keys]) for t, name in enumerate(self.boundary)
+        }

@@ -13,14 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from actors.engines.avatar.face_cache import FaceFeatureCache, face_key
+from actors.engines.avatar.face_cache import CachedFaceEncoder, FaceFeatureCache
 from actors.engines.avatar.mouth_windows import MouthWindows
+from models.face_split import FaceSplitError
 from models.wav2lip_layers import FACE_SHAPE, IMG_SIZE, MEL_SHAPE, OUTPUT_SHAPE
 
 log = logging.getLogger("avatar_chat.wav2lip")
-# The parts run the same kernels on the same values as the whole graph (0.0 apart when
-# measured); this only catches a graph the split got wrong.
-_SPLIT_TOLERANCE = 1e-4
 
 _FETCH_HINT = (
     "fetch the Wav2Lip ONNX model into the models directory (models/ registry, name "
@@ -134,22 +132,25 @@ class Wav2LipRunner:
             raise ValueError(f"face_cache_bytes must be an int >= 0, got {face_cache_bytes!r}")
         self.face_cache: FaceFeatureCache | None = None
         self.face_split_note = "off (face_cache_bytes 0)"
-        self._encoder = self._decoder = None
+        self._face_encoder: CachedFaceEncoder | None = None
+        self._decoder = None
+
+        def make_session(graph: bytes):
+            return ort.InferenceSession(graph, options, providers=providers)
+
         if face_cache_bytes:
-            self._split(ort, options, providers, face_cache_bytes)
+            self._split(make_session, face_cache_bytes)
         if not isinstance(mouth_windows, int) or mouth_windows < 0:
             raise ValueError(f"mouth_windows must be an int >= 0, got {mouth_windows!r}")
         self.mouth_windows: MouthWindows | None = None
         if mouth_windows:
             split = self._decoder is not None
             self.mouth_windows = MouthWindows(
-                self._decoder_graph if split else self.model_path.read_bytes(),
+                self._face_encoder.decoder_graph if split else self.model_path.read_bytes(),
                 whole=self._decoder if split else self.session,
                 output=self._output_name,
                 size=OUTPUT_SHAPE[1:],
-                make_session=lambda graph: ort.InferenceSession(
-                    graph, options, providers=providers
-                ),
+                make_session=make_session,
                 max_variants=mouth_windows,
             )
 
@@ -201,70 +202,25 @@ class Wav2LipRunner:
             feeds = {self._mel_name: mel, self._face_name: faces}
             (out,) = (session or self.session).run([self._output_name], feeds)
         else:
-            feeds = {self._mel_name: mel, **self._face_features(faces)}
+            feeds = {self._mel_name: mel, **self._face_encoder.features(faces)}
             (out,) = (session or self._decoder).run([self._output_name], feeds)
         return np.asarray(out, dtype=np.float32)
 
-    def _split(self, ort, options, providers, max_bytes: int) -> None:
+    def _split(self, make_session, max_bytes: int) -> None:
         """Face encoder and decoder sessions in place of the whole graph, if they agree."""
-        from models.face_split import FaceSplitError, split_face_encoder
-
         try:
-            parts = split_face_encoder(
-                self.model_path, face=self._face_name, mel=self._mel_name,
-                output=self._output_name,
+            self._face_encoder = CachedFaceEncoder.load(
+                self.model_path, whole=self.session, make_session=make_session,
+                names=(self._mel_name, self._face_name, self._output_name), max_bytes=max_bytes,
             )  # fmt: skip
-        except (FaceSplitError, ImportError) as exc:
+        except FaceSplitError as exc:
             self.face_split_note = f"whole graph: {exc}"
             log.warning("Wav2Lip face cache off for %s: %s", self.model_path.name, exc)
             return
-        encoder = ort.InferenceSession(parts.encoder, options, providers=providers)
-        decoder = ort.InferenceSession(parts.decoder, options, providers=providers)
-        rng = np.random.default_rng(0)  # two frames of noise: any difference shows
-        mel = rng.standard_normal((2, *MEL_SHAPE), dtype=np.float32)
-        faces = rng.random((2, *FACE_SHAPE), dtype=np.float32)
-        whole = self.session.run([self._output_name], {self._mel_name: mel, self._face_name: faces})
-        feats = encoder.run(list(parts.boundary), {self._face_name: faces})
-        split = decoder.run(
-            [self._output_name],
-            {self._mel_name: mel, **dict(zip(parts.boundary, feats, strict=True))},
-        )
-        diff = float(np.abs(whole[0] - split[0]).max())
-        if diff > _SPLIT_TOLERANCE:
-            self.face_split_note = f"whole graph: its parts differ from it by {diff:.2g}"
-            log.warning(
-                "Wav2Lip face cache off for %s: parts differ by %.2g", self.model_path.name, diff
-            )
-            return
-        self._encoder, self._decoder, self._boundary = encoder, decoder, parts.boundary
-        self._decoder_graph = parts.decoder
-        self.face_cache = FaceFeatureCache(max_bytes=max_bytes)
-        per_frame = sum(f[0].nbytes for f in feats)
-        self.face_split_note = (
-            f"face encoder cached: {len(parts.boundary)} tensors, {per_frame / 1024:.0f} KiB "
-            f"per distinct frame, up to {max_bytes / 2**20:.0f} MiB"
-        )
+        self._decoder = self._face_encoder.decoder
+        self.face_cache = self._face_encoder.cache
+        self.face_split_note = self._face_encoder.note
         self.session = None  # the parts replace it: its weights are not kept twice
-
-    def _face_features(self, faces: np.ndarray) -> dict[str, np.ndarray]:
-        """The boundary tensors for ``faces``: from the cache, the encoder run on the rest."""
-        keys = [face_key(face) for face in faces]
-        found = {}  # one lookup per frame, so the cache's hits and misses count frames
-        for key in keys:
-            entry = self.face_cache.get(key)
-            if entry is not None or key not in found:
-                found[key] = entry
-        missing = [key for key, entry in found.items() if entry is None]
-        if missing:
-            rows = [keys.index(key) for key in missing]
-            outs = self._encoder.run(list(self._boundary), {self._face_name: faces[rows]})
-            for j, key in enumerate(missing):
-                entry = tuple(np.array(out[j]) for out in outs)  # copies: the batch can go
-                self.face_cache.put(key, entry)
-                found[key] = entry
-        return {
-            name: np.stack([found[key][t] for key in keys]) for t, name in enumerate(self._boundary)
-        }
 
 
 def infer_mouths(runner, mel: np.ndarray, crops: np.ndarray, window=None) -> np.ndarray:
