@@ -7,10 +7,10 @@ offline machine needs changed: the random-weight int8 Wav2Lip model and the astr
 by ``bench/lipsync.py``'s ``prepare`` (cached in ``--workdir``), espeak-ng instead of edge-tts,
 the scripted OpenAI-compatible server of ``bench/serve_latency.py`` (the same 5-sentence
 reply), a free port, and ``server.max_sessions`` raised to the top level so admission does not
-cap the count. At each level N, N sessions ask at the same moment after one warm-up turn
-each; a turn is real time when playback never waits over 20 ms for a fragment (the playback
-model of ``bench/serve_latency_turns.py``). Writes the ``wav2lip_sessions`` section of
-docs/benchmarks.md.
+cap the count. At each level N, N sessions (connected one after another) ask at the same
+moment after one warm-up turn each; a turn is real time when playback never waits over 20 ms
+for a fragment (the playback model of ``bench/serve_latency_turns.py``). Writes the
+``wav2lip_sessions`` section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -63,7 +63,11 @@ async def run_levels(base: str, levels: list[int], rounds: int, model) -> dict[i
     results = {}
     for n in levels:
         clients = [ChatClient(base) for _ in range(n)]
-        await asyncio.gather(*(c.__aenter__() for c in clients))
+        # One after another: what is measured is the turns, not session start (main before #14
+        # started a process per session, and 8 at once beside Wav2Lip on 2 cores did not all
+        # send `session` within the client's 120 s).
+        for c in clients:
+            await c.__aenter__()
         try:
             for c in clients:
                 await c.ask("warm up")
