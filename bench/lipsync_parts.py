@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         "fp32 keeps its ConvTransposes (only the int8 path rewrites them, `models/subpixel.py`)"
         " and the cropper computes an op it does not know whole, so each up-layer's output is "
         "made in full there and fp32 saves less.",
-    ])
+    ])  # fmt: skip
     print(body)
     if not args.no_write:
         print(f"wrote {write_section('lipsync_parts', body)}")

@@ -116,6 +116,18 @@ def serve_levels(workdir: Path, levels: list[int], rounds: int, tree: Path = ROO
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
             os.unlink(f.name)
+            wait_ray_gone()
+
+
+def wait_ray_gone(timeout_s: float = 60.0) -> None:
+    """Until this machine runs no raylet: the next run starts on idle cores, not beside the
+    last one's exiting workers (``ray stop --force`` if they outstay ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while subprocess.run(["pgrep", "-x", "raylet"], capture_output=True).returncode == 0:
+        if time.monotonic() > deadline:
+            subprocess.run(["ray", "stop", "--force"], capture_output=True)
+            break
+        time.sleep(1.0)
 
 
 def frames_per_s(samples: list, n: int) -> float:

@@ -219,3 +219,14 @@ def test_a_graph_that_cannot_be_split_runs_whole(tmp_path):
     assert runner.face_cache is None and "feeds the audio side directly" in runner.face_split_note
     mel, faces = inputs(1)
     assert runner.infer(mel, faces).shape == (1, 3, 96, 96)
+
+
+def test_the_parts_bench_counts_what_runs_per_frame(subpixel_model):
+    from bench.lipsync_parts import per_frame_gflop
+    from models.wav2lip_graph import count_flops
+
+    gflop = per_frame_gflop(subpixel_model, (21, 96, 0, 88))
+    assert gflop["whole"] == pytest.approx(count_flops(subpixel_model) / 1e9)
+    # The encoder (~0.6 GFLOP) runs once per distinct frame; the window saves more again.
+    assert gflop["whole"] - gflop["face cache"] == pytest.approx(0.62, abs=0.05)
+    assert gflop["cache + window"] < gflop["face cache"] - 0.5
