@@ -179,7 +179,8 @@ class LipSyncPool:
     def stats(self) -> dict:
         """Batches so far: frames and requests per call, batches mixing sessions (sources) and
         mixing avatars, time in inference; and what is in flight now. ``face_cache``: the face
-        encoder's cache (``FaceFeatureCache.stats``), None when the whole model runs."""
+        encoder's cache (``FaceFeatureCache.stats``), None when the whole model runs;
+        ``mouth_windows``: the windows that have a cropped graph (None: windows are off)."""
         cache, windows = self._runner.face_cache, self._runner.mouth_windows
         return {
             "batches": sum(self._frames_hist.values()),

@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from actors.engines.avatar.face_cache import release_freed_memory
+
 __all__ = ["MouthWindows"]
 
 log = logging.getLogger("avatar_chat.wav2lip")
@@ -77,6 +79,7 @@ class MouthWindows:
                 if len(self._sessions) >= self.max_variants:
                     return self._whole
                 self._sessions[key] = self._build(key)
+                release_freed_memory()
             return self._sessions[key] or self._whole
 
     def _build(self, key):

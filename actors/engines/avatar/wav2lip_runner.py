@@ -13,7 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from actors.engines.avatar.face_cache import CachedFaceEncoder, FaceFeatureCache
+from actors.engines.avatar.face_cache import (
+    CachedFaceEncoder,
+    FaceFeatureCache,
+    release_freed_memory,
+)
 from actors.engines.avatar.mouth_windows import MouthWindows
 from models.face_split import FaceSplitError
 from models.wav2lip_layers import FACE_SHAPE, IMG_SIZE, MEL_SHAPE, OUTPUT_SHAPE
@@ -221,6 +225,7 @@ class Wav2LipRunner:
         self.face_cache = self._face_encoder.cache
         self.face_split_note = self._face_encoder.note
         self.session = None  # the parts replace it: its weights are not kept twice
+        release_freed_memory()
 
 
 def infer_mouths(runner, mel: np.ndarray, crops: np.ndarray, window=None) -> np.ndarray:
