@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from ray import serve
 
+from actors.engines.avatar.mouth_windows import checked_window
 from actors.engines.avatar.wav2lip import make_runner, model_path
 from actors.engines.avatar.wav2lip_runner import infer_mouths
 from config import LipSyncSettings, Settings
@@ -48,16 +49,6 @@ class LipSyncRequest:
 
 def _frames_in(requests: list[LipSyncRequest]) -> int:
     return sum(len(r) for r in requests)
-
-
-def _checked_window(window) -> tuple[int, int, int, int]:
-    try:
-        y0, y1, x0, x1 = (int(v) for v in window)
-    except (TypeError, ValueError):
-        raise ValueError(f"window must be (y0, y1, x0, x1), got {window!r}") from None
-    if not (0 <= y0 < y1 <= 96 and 0 <= x0 < x1 <= 96):
-        raise ValueError(f"window {window!r} is empty or outside the 96x96 crop")
-    return y0, y1, x0, x1
 
 
 def _batch_window(requests: list[LipSyncRequest]) -> tuple[int, int, int, int] | None:
@@ -131,7 +122,7 @@ class LipSyncPool:
                 f"crops must be uint8 [{len(mel)}, 96, 96, 3], got {crops.dtype} {crops.shape}"
             )
         if window is not None:
-            window = _checked_window(window)
+            window = checked_window(window)
         if len(mel) == 0:
             return np.zeros((0, 96, 96, 3), np.uint8)
         step = self._max_frames

@@ -5,8 +5,8 @@ same every time the avatar shows that frame: a still portrait has one, a video p
 few hundred. What the face encoder makes of it is kept here under a digest of the input's
 bytes, so the encoder runs once per distinct frame and only the audio side runs per frame.
 Least recently used entries go first when ``max_bytes`` is reached. Thread-safe: the runner's
-parallel slices share one cache. ``CachedFaceEncoder`` holds the two sessions of the split graph
-(``models.face_split``) and hands the decoder the features of a batch of faces.
+parallel slices share one cache. ``CachedFaceEncoder`` holds the encoder's session of the split
+graph (``models.face_split``) and hands the decoder the features of a batch of faces.
 """
 
 from __future__ import annotations
@@ -18,11 +18,35 @@ from collections import OrderedDict
 
 import numpy as np
 
-__all__ = ["CachedFaceEncoder", "FaceFeatureCache", "face_key", "release_freed_memory"]
+__all__ = [
+    "PARTS_TOLERANCE",
+    "CachedFaceEncoder",
+    "FaceFeatureCache",
+    "face_key",
+    "random_feeds",
+    "release_freed_memory",
+]
 
-# The parts run the same kernels on the same values as the whole graph (0.0 apart when
-# measured); this only catches a graph the split got wrong.
-_SPLIT_TOLERANCE = 1e-4
+# Parts of a graph run the same kernels on the same values as the whole (measured 0 apart in
+# int8, 6e-7 in fp32); this only catches a split or a crop that went wrong.
+PARTS_TOLERANCE = 1e-4
+_DTYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8}
+
+
+def random_feeds(session, batch: int = 2) -> dict[str, np.ndarray]:
+    """Noise for every input of ``session`` (``batch`` for its free axes): any difference
+    between a graph and its parts shows on it."""
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for arg in session.get_inputs():
+        shape = [d if isinstance(d, int) else batch for d in arg.shape]
+        dtype = _DTYPES[arg.type]
+        if dtype is np.float32:
+            feeds[arg.name] = rng.standard_normal(shape, dtype=np.float32)
+        else:
+            info = np.iinfo(dtype)
+            feeds[arg.name] = rng.integers(info.min, info.max + 1, shape).astype(dtype)
+    return feeds
 
 
 def release_freed_memory() -> None:
@@ -94,19 +118,18 @@ class FaceFeatureCache:
 
 
 class CachedFaceEncoder:
-    """``faces [B,6,96,96] -> the decoder's face inputs`` through ``cache``; ``decoder`` is the
-    session of the rest of the graph, ``decoder_graph`` its serialised ONNX."""
+    """``faces [B,6,96,96] -> the decoder's face inputs``, through ``cache``."""
 
-    def __init__(self, encoder, decoder, decoder_graph: bytes, boundary, face: str, cache):
-        self.encoder, self.decoder, self.decoder_graph = encoder, decoder, decoder_graph
-        self.boundary, self.face, self.cache = tuple(boundary), face, cache
+    def __init__(self, encoder, boundary, face: str, cache: FaceFeatureCache):
+        self.encoder, self.boundary, self.face, self.cache = encoder, tuple(boundary), face, cache
         self.note = ""
 
     @classmethod
     def load(cls, model_path, *, whole, make_session, names, max_bytes: int):
         """Split ``model_path`` (names: mel, face and output tensors) and check the parts
-        against ``whole`` (its session) on two frames of noise. ``FaceSplitError`` if the graph
-        does not split or the parts disagree with it."""
+        against ``whole`` (its session) on two frames of noise: ``(encoder, decoder session,
+        decoder's serialised ONNX)``. ``FaceSplitError`` if the graph does not split or the
+        parts disagree with it."""
         from models.face_split import FaceSplitError, split_face_encoder
 
         mel_name, face_name, output = names
@@ -115,24 +138,24 @@ class CachedFaceEncoder:
         except ImportError as exc:
             raise FaceSplitError(f"splitting needs the onnx package ({exc})") from exc
         encoder, decoder = make_session(parts.encoder), make_session(parts.decoder)
-        rng = np.random.default_rng(0)
-        mel = rng.standard_normal((2, 1, 80, 16), dtype=np.float32)
-        faces = rng.random((2, 6, 96, 96), dtype=np.float32)
-        (expected,) = whole.run([output], {mel_name: mel, face_name: faces})
-        features = encoder.run(list(parts.boundary), {face_name: faces})
-        feeds = {mel_name: mel, **dict(zip(parts.boundary, features, strict=True))}
-        (got,) = decoder.run([output], feeds)
+        feeds = random_feeds(whole)
+        (expected,) = whole.run([output], feeds)
+        features = encoder.run(list(parts.boundary), {face_name: feeds[face_name]})
+        decoder_feeds = {
+            mel_name: feeds[mel_name],
+            **dict(zip(parts.boundary, features, strict=True)),
+        }
+        (got,) = decoder.run([output], decoder_feeds)
         diff = float(np.abs(expected - got).max())
-        if diff > _SPLIT_TOLERANCE:
+        if diff > PARTS_TOLERANCE:
             raise FaceSplitError(f"its parts differ from it by {diff:.2g}")
-        cache = FaceFeatureCache(max_bytes=max_bytes)
-        split = cls(encoder, decoder, parts.decoder, parts.boundary, face_name, cache)
+        split = cls(encoder, parts.boundary, face_name, FaceFeatureCache(max_bytes=max_bytes))
         per_frame = sum(f[0].nbytes for f in features)
         split.note = (
             f"face encoder cached: {len(parts.boundary)} tensors, {per_frame / 1024:.0f} KiB "
             f"per distinct frame, up to {max_bytes / 2**20:.0f} MiB"
         )
-        return split
+        return split, decoder, parts.decoder
 
     def features(self, faces: np.ndarray) -> dict[str, np.ndarray]:
         """The boundary tensors for ``faces``: from the cache, the encoder run on the rest."""

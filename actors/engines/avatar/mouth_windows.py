@@ -17,27 +17,25 @@ from collections.abc import Callable
 
 import numpy as np
 
-from actors.engines.avatar.face_cache import release_freed_memory
+from actors.engines.avatar.face_cache import PARTS_TOLERANCE, random_feeds, release_freed_memory
 
-__all__ = ["MouthWindows"]
+__all__ = ["MouthWindows", "checked_window"]
 
 log = logging.getLogger("avatar_chat.wav2lip")
-_TOLERANCE = 1e-4  # same kernels on the same values: measured 0 (int8) and 6e-7 (fp32)
-_DTYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8}
+Window = tuple[int, int, int, int]
 
 
-def _random_feeds(session) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    feeds = {}
-    for arg in session.get_inputs():
-        shape = [d if isinstance(d, int) else 2 for d in arg.shape]
-        dtype = _DTYPES[arg.type]
-        if dtype is np.float32:
-            feeds[arg.name] = rng.standard_normal(shape, dtype=np.float32)
-        else:
-            info = np.iinfo(dtype)
-            feeds[arg.name] = rng.integers(info.min, info.max + 1, shape).astype(dtype)
-    return feeds
+def checked_window(window, size: tuple[int, int] = (96, 96)) -> Window:
+    """``window`` as ``(y0, y1, x0, x1)`` ints; ValueError unless it is a non-empty part of
+    an output of ``size`` (rows, columns)."""
+    h, w = size
+    try:
+        y0, y1, x0, x1 = (int(v) for v in window)
+    except (TypeError, ValueError):
+        raise ValueError(f"window must be (y0, y1, x0, x1), got {window!r}") from None
+    if not (0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w):
+        raise ValueError(f"window {window!r} is empty or outside the {h}x{w} crop")
+    return y0, y1, x0, x1
 
 
 class MouthWindows:
@@ -63,9 +61,7 @@ class MouthWindows:
     def snap(self, window) -> tuple[int, int, int, int] | None:
         """``window`` widened to even bounds inside the output; None if it is the whole."""
         h, w = self._size
-        y0, y1, x0, x1 = (int(v) for v in window)
-        if not (0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w):
-            raise ValueError(f"window {tuple(window)} is empty or outside the {h}x{w} output")
+        y0, y1, x0, x1 = checked_window(window, self._size)
         snapped = (y0 - y0 % 2, min(h, y1 + y1 % 2), x0 - x0 % 2, min(w, x1 + x1 % 2))
         return None if snapped == (0, h, 0, w) else snapped
 
@@ -90,12 +86,12 @@ class MouthWindows:
         cropped = crop_to_window(onnx.load_from_string(self._graph), output=self._output,
                                  window=key)  # fmt: skip
         session = self._make(cropped.SerializeToString())
-        feeds = _random_feeds(self._whole)
+        feeds = random_feeds(self._whole)
         y0, y1, x0, x1 = key
         (whole,) = self._whole.run([self._output], feeds)
         (part,) = session.run([self._output], feeds)
         diff = float(np.abs(whole[..., y0:y1, x0:x1] - part[..., y0:y1, x0:x1]).max())
-        if diff > _TOLERANCE:
+        if diff > PARTS_TOLERANCE:
             log.warning("Wav2Lip window %s differs from the whole by %.2g: not used", key, diff)
             return None
         log.info("Wav2Lip: a session for the mouth window %s", key)

@@ -134,29 +134,34 @@ class Wav2LipRunner:
         self._pool = ThreadPoolExecutor(parallel_runs - 1) if parallel_runs > 1 else None
         if not isinstance(face_cache_bytes, int) or face_cache_bytes < 0:
             raise ValueError(f"face_cache_bytes must be an int >= 0, got {face_cache_bytes!r}")
-        self.face_cache: FaceFeatureCache | None = None
         self.face_split_note = "off (face_cache_bytes 0)"
         self._face_encoder: CachedFaceEncoder | None = None
         self._decoder = None
+        decoder_graph = None
 
         def make_session(graph: bytes):
             return ort.InferenceSession(graph, options, providers=providers)
 
         if face_cache_bytes:
-            self._split(make_session, face_cache_bytes)
+            decoder_graph = self._split(make_session, face_cache_bytes)
         if not isinstance(mouth_windows, int) or mouth_windows < 0:
             raise ValueError(f"mouth_windows must be an int >= 0, got {mouth_windows!r}")
         self.mouth_windows: MouthWindows | None = None
         if mouth_windows:
             split = self._decoder is not None
             self.mouth_windows = MouthWindows(
-                self._face_encoder.decoder_graph if split else self.model_path.read_bytes(),
+                decoder_graph if split else self.model_path.read_bytes(),
                 whole=self._decoder if split else self.session,
                 output=self._output_name,
                 size=OUTPUT_SHAPE[1:],
                 make_session=make_session,
                 max_variants=mouth_windows,
             )
+
+    @property
+    def face_cache(self) -> FaceFeatureCache | None:
+        """The face encoder's cache; None when the whole graph runs."""
+        return self._face_encoder.cache if self._face_encoder is not None else None
 
     def _match_inputs(self) -> tuple[str, str]:
         inputs = self.session.get_inputs()
@@ -210,29 +215,26 @@ class Wav2LipRunner:
             (out,) = (session or self._decoder).run([self._output_name], feeds)
         return np.asarray(out, dtype=np.float32)
 
-    def _split(self, make_session, max_bytes: int) -> None:
-        """Face encoder and decoder sessions in place of the whole graph, if they agree."""
+    def _split(self, make_session, max_bytes: int) -> bytes | None:
+        """Face encoder and decoder sessions in place of the whole graph, if they agree; the
+        decoder's serialised ONNX (None: the whole graph stays)."""
         try:
-            self._face_encoder = CachedFaceEncoder.load(
+            encoder, self._decoder, decoder_graph = CachedFaceEncoder.load(
                 self.model_path, whole=self.session, make_session=make_session,
                 names=(self._mel_name, self._face_name, self._output_name), max_bytes=max_bytes,
             )  # fmt: skip
         except FaceSplitError as exc:
             self.face_split_note = f"whole graph: {exc}"
             log.warning("Wav2Lip face cache off for %s: %s", self.model_path.name, exc)
-            return
-        self._decoder = self._face_encoder.decoder
-        self.face_cache = self._face_encoder.cache
-        self.face_split_note = self._face_encoder.note
+            return None
+        self._face_encoder, self.face_split_note = encoder, encoder.note
         self.session = None  # the parts replace it: its weights are not kept twice
         release_freed_memory()
+        return decoder_graph
 
 
 def infer_mouths(runner, mel: np.ndarray, crops: np.ndarray, window=None) -> np.ndarray:
     """``mel [B,1,80,16]`` + RGB uint8 face ``crops [B,96,96,3]`` -> RGB uint8 mouths, through
     ``runner.infer`` (a ``Wav2LipRunner`` or anything with its ``infer``); ``window``: the
-    part of the mouths that is used (``pasteback.mouth_window``), passed on when given."""
-    faces = self_reference_input(crops)
-    if window is None:
-        return output_to_rgb(runner.infer(mel, faces))
-    return output_to_rgb(runner.infer(mel, faces, window=window))
+    part of the mouths that is used (``pasteback.mouth_window``; None: all of them)."""
+    return output_to_rgb(runner.infer(mel, self_reference_input(crops), window=window))
