@@ -154,7 +154,7 @@ class FakeLipSync:
         self.requests: list[tuple[str, str, int]] = []  # (source, avatar, frames)
         self.infer = self
 
-    def remote(self, mel, crops, source, avatar):
+    def remote(self, mel, crops, source, avatar, window=None):
         self.requests.append((source, avatar, len(mel)))
         return _Done(np.asarray(crops))
 
